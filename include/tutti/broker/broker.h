@@ -1,0 +1,108 @@
+#pragma once
+// The broker orders rooms and keeps their history; the server's per-worker
+// hubs fan its output out to sockets. This is the seam between one node
+// (EmbeddedBroker: each room on a home worker, in memory) and a cluster
+// (a JetStream-backed broker, later): the server talks only to this interface.
+//
+// Threads: every call names the worker it is made from and is made on that
+// worker's thread; every callback runs on that same worker. Live output for a
+// room goes to each worker that has subscribers, through its WorkerSink, in
+// offset order.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tutti/core/result.h"
+#include "tutti/protocol/codec.h"
+#include "tutti/sync/publication.h"
+#include "tutti/sync/room.h"
+
+namespace tutti::broker {
+
+using sync::Frame;
+using Publications = std::shared_ptr<const std::vector<sync::Publication>>;
+
+// How work reaches a worker's thread (implemented over the worker's event loop).
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void post(std::function<void()> fn) = 0;
+};
+
+// A worker's fan-out, called on that worker's thread.
+class WorkerSink {
+ public:
+  virtual ~WorkerSink() = default;
+  // Live publications of a room: contiguous offsets, in order, never repeated.
+  virtual void deliver(const std::string& room, const Publications& pubs) = 0;
+  // A join or leave push, for local subscribers that opted in to presence.
+  virtual void presenceEvent(const std::string& room, const Frame& frame) = 0;
+};
+
+struct PublishRequest {
+  std::string room;
+  size_t worker = 0;
+  std::string data_json;
+  std::string dedup_key;  // empty: no de-duplication
+};
+
+struct PublishResult {
+  std::string epoch;
+  uint64_t offset = 0;
+  int64_t ts_us = 0;
+  bool duplicate = false;
+};
+
+struct SubscribeRequest {
+  std::string room;
+  size_t worker = 0;
+  std::optional<protocol::StreamPosition> recover;
+  // Present when the room has presence on: the subscriber joins the list.
+  std::optional<protocol::ClientInfo> presence;
+};
+
+struct HistoryPage {
+  std::string epoch;
+  uint64_t top = 0;
+  uint64_t first_offset = 0;
+  std::vector<sync::Publication> publications;
+};
+
+struct RoomInfo {
+  std::string room;
+  std::string epoch;
+  uint64_t top = 0;
+  size_t history = 0;
+  size_t subscribers = 0;
+  size_t presence = 0;
+};
+
+class Broker {
+ public:
+  virtual ~Broker() = default;
+
+  virtual void publish(PublishRequest req, std::function<void(Result<PublishResult>)> done) = 0;
+  // Registers the worker for the room's live output, then answers with the
+  // snapshot; every live publication after snapshot.top reaches the worker's
+  // sink after `done` has run.
+  virtual void subscribe(SubscribeRequest req, std::function<void(Result<sync::SubscribeSnapshot>)> done) = 0;
+  // One call per earlier successful subscribe. session: leaves presence ("" = none).
+  virtual void unsubscribe(const std::string& room, size_t worker, const std::string& session) = 0;
+
+  virtual void presence(const std::string& room, size_t worker,
+                        std::function<void(Result<std::vector<protocol::ClientInfo>>)> done) = 0;
+  virtual void history(const std::string& room, uint64_t since, size_t limit, size_t worker,
+                       std::function<void(Result<HistoryPage>)> done) = 0;
+  virtual void rooms(size_t worker, std::function<void(std::vector<RoomInfo>)> done) = 0;
+
+  // Periodic housekeeping for the rooms homed on this worker (expiry, GC).
+  virtual void tick(size_t worker) = 0;
+};
+
+using PolicyFn = std::function<sync::RoomPolicy(const std::string& room)>;
+
+}  // namespace tutti::broker

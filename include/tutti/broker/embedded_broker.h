@@ -1,0 +1,48 @@
+#pragma once
+// The single-node broker: each room lives on a home worker (hash of its name
+// modulo the worker count) where its sequencer, history and presence are
+// touched without locks. Publishes posted to the home worker while a batch is
+// pending join that batch: one sequencing step, one history append, one post
+// per subscribed worker (the batched sequencer of STYLE.md).
+
+#include <memory>
+#include <vector>
+
+#include "tutti/broker/broker.h"
+#include "tutti/core/clock.h"
+
+namespace tutti::broker {
+
+class EmbeddedBroker final : public Broker {
+ public:
+  // executors[i] and sinks[i] belong to worker i; all must outlive the broker.
+  EmbeddedBroker(std::vector<Executor*> executors, std::vector<WorkerSink*> sinks, PolicyFn policy,
+                 const Clock& clock);
+  ~EmbeddedBroker() override;
+
+  void publish(PublishRequest req, std::function<void(Result<PublishResult>)> done) override;
+  void subscribe(SubscribeRequest req, std::function<void(Result<sync::SubscribeSnapshot>)> done) override;
+  void unsubscribe(const std::string& room, size_t worker, const std::string& session) override;
+  void presence(const std::string& room, size_t worker,
+                std::function<void(Result<std::vector<protocol::ClientInfo>>)> done) override;
+  void history(const std::string& room, uint64_t since, size_t limit, size_t worker,
+               std::function<void(Result<HistoryPage>)> done) override;
+  void rooms(size_t worker, std::function<void(std::vector<RoomInfo>)> done) override;
+  void tick(size_t worker) override;
+
+  size_t homeOf(const std::string& room) const;
+
+ private:
+  struct Shard;
+  struct RoomState;
+  void drain(size_t home, const std::string& room);
+  RoomState& roomState(size_t home, const std::string& room);
+
+  std::vector<Executor*> executors_;
+  std::vector<WorkerSink*> sinks_;
+  PolicyFn policy_;
+  const Clock& clock_;
+  std::vector<std::unique_ptr<Shard>> shards_;  // shards_[i] touched only on worker i
+};
+
+}  // namespace tutti::broker

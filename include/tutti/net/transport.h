@@ -1,0 +1,113 @@
+#pragma once
+// What the network layer offers the server, without Beast or Asio in sight:
+// a WebSocket connection to send frames on, the handler interfaces the
+// server implements, and plain HTTP request/response values. The Beast side
+// is src/net/; keeping it behind these types keeps it in two translation units.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tutti/core/metrics.h"
+
+namespace tutti::net {
+
+using Frame = std::shared_ptr<const std::string>;
+
+// Backpressure in the return type (uWS): a send is queued, refused because
+// the connection is closing, or it pushed the queue past the limit and the
+// connection is being cut as a slow consumer.
+enum class SendResult { kQueued, kClosed, kSlowConsumer };
+
+// One WebSocket connection. Thread: only the worker that owns it.
+// Valid until its handler's onClosed() returns.
+class WsConnection {
+ public:
+  virtual ~WsConnection() = default;
+  // Queues a frame; queued frames leave together as one WebSocket message
+  // (newline-separated) with one write in flight. pub_ts_us: the sequencing
+  // time of a publication (for the publish-to-write histogram), 0 otherwise.
+  virtual SendResult send(Frame frame, int64_t pub_ts_us = 0) = 0;
+  // Sends what is in flight, then a close frame with code; cuts the socket
+  // if the peer does not take it in time.
+  virtual void close(int code, std::string reason) = 0;
+  // Stops the connect timeout (the handler accepted a `connect`).
+  virtual void authenticated() = 0;
+  virtual const std::string& remoteIp() const = 0;
+  virtual size_t queuedBytes() const = 0;
+};
+
+// The server's logic for one connection. Thread: the owning worker.
+class WsHandler {
+ public:
+  virtual ~WsHandler() = default;
+  virtual void onOpen(WsConnection& conn) = 0;
+  virtual void onText(std::string_view frame) = 0;
+  virtual void onBinary(size_t bytes) = 0;
+  // Called once; the WsConnection is gone afterwards.
+  virtual void onClosed(int code) = 0;
+};
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query as received
+  std::string path;
+  std::string query;   // without '?'
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string remote_ip;
+
+  std::string_view header(std::string_view name) const;
+  // Value of a query parameter (percent-decoded), "" when absent.
+  std::string queryParam(std::string_view key) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+using HttpReply = std::function<void(HttpResponse)>;
+
+// Thread: called on the worker that accepted the socket.
+class HttpHandler {
+ public:
+  virtual ~HttpHandler() = default;
+  // Calls reply exactly once, on the same worker, now or later.
+  // worker: the index of the worker this runs on.
+  virtual void handle(HttpRequest req, size_t worker, HttpReply reply) = 0;
+  // A handler for a WebSocket upgrade of `req` (path /ws), or nullptr to refuse it with 404.
+  virtual std::shared_ptr<WsHandler> upgrade(const HttpRequest& req, size_t worker) = 0;
+};
+
+struct TransportLimits {
+  int64_t max_frame_bytes = 64 * 1024;
+  int64_t max_body_bytes = 1024 * 1024;
+  int64_t outgoing_buffer_bytes = 1024 * 1024;
+  int64_t idle_timeout_ms = 30000;
+  int64_t connect_timeout_ms = 10000;
+  // Upper bound of one outgoing WebSocket message built from queued frames.
+  int64_t max_batch_bytes = 256 * 1024;
+};
+
+// Counters the transport updates; created by the server from its registry.
+struct TransportMetrics {
+  metrics::Counter* bytes_in;
+  metrics::Counter* bytes_out;
+  metrics::Counter* frames_in;
+  metrics::Counter* ws_writes;
+  metrics::Counter* messages_out;
+  metrics::Counter* slow_consumers;
+  metrics::Counter* frames_too_large;
+  metrics::Counter* dropped_frames;
+  metrics::Counter* connect_timeouts;
+  metrics::Histogram* publish_to_write;
+};
+
+}  // namespace tutti::net

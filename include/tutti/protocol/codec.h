@@ -1,0 +1,100 @@
+#pragma once
+// The server's side of the wire protocol (docs/protocol.md): decoding client
+// frames into commands and encoding replies and pushes. No I/O, no Beast, so
+// it is unit-tested and fuzzed on its own. Thread-safe (pure functions).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "tutti/core/result.h"
+
+namespace tutti::protocol {
+
+inline constexpr int kVersion = 1;
+
+enum class Method { kConnect, kSubscribe, kUnsubscribe, kPublish, kPresence, kPing };
+
+struct ConnectParams {
+  std::string token;   // empty = anonymous
+  std::string name;    // SDK name/version, informative
+  std::string client;  // stable client instance id chosen by the SDK
+};
+
+struct StreamPosition {
+  std::string epoch;
+  uint64_t offset = 0;
+};
+
+struct SubscribeParams {
+  std::string room;
+  std::optional<StreamPosition> recover;
+  bool presence = false;  // opt in to join/leave pushes
+};
+
+struct RoomParams {
+  std::string room;
+};
+
+struct PublishParams {
+  std::string room;
+  std::string data_json;  // the `data` value, re-serialised compactly
+  std::string client_msg_id;
+};
+
+using Params = std::variant<std::monostate, ConnectParams, SubscribeParams, RoomParams, PublishParams>;
+
+struct Command {
+  uint64_t id = 0;
+  Method method = Method::kPing;
+  Params params;
+};
+
+// One decoded line of a frame: a command, or an error to send back with `id`
+// (0 when the id itself could not be read).
+struct Decoded {
+  uint64_t id = 0;
+  Result<Command> command = Error{};
+};
+
+// Splits a text frame on '\n' and decodes each non-empty line. A frame with
+// more than max_batch commands decodes to one kBatchTooLarge error.
+std::vector<Decoded> decodeFrame(std::string_view frame, size_t max_batch);
+
+// Room names: 1-200 bytes of [A-Za-z0-9_:.\-@/=].
+bool validRoomName(std::string_view room);
+
+// Appends s as a JSON string literal (quotes included).
+void appendJsonString(std::string& out, std::string_view s);
+
+// {"id":N,"result":<result_json>}
+std::string encodeResult(uint64_t id, std::string_view result_json);
+// {"id":N,"error":{"code":C,"message":"..."}}
+std::string encodeError(uint64_t id, const Error& error);
+
+// {"push":"pub","room":..,"epoch":..,"offset":..,"ts":..,"data":<data_json>}
+// data_pos/data_len (optional out) locate data_json inside the result, so
+// history can hand out the data without keeping a second copy.
+struct PubFrame {
+  std::string bytes;
+  size_t data_pos = 0;
+  size_t data_len = 0;
+};
+PubFrame encodePub(std::string_view room, std::string_view epoch, uint64_t offset, int64_t ts_us,
+                   std::string_view data_json);
+
+struct ClientInfo {
+  std::string session;
+  std::string user;
+  std::string client;
+};
+std::string encodeClientInfo(const ClientInfo& info);
+// {"push":"join"|"leave","room":..,"client":{...}}
+std::string encodePresenceEvent(bool join, std::string_view room, const ClientInfo& info);
+// {"push":"disconnect","code":C,"reason":".."}
+std::string encodeDisconnect(int code, std::string_view reason);
+
+}  // namespace tutti::protocol

@@ -1,0 +1,103 @@
+#pragma once
+// The server's configuration: plain structs whose fields carry their default
+// and the reason for it. The TOML file maps onto them one to one
+// ([server] -> ServerConfig::server, [[rooms]] -> ServerConfig::rooms, ...);
+// docs/configuration.md lists every field. Unknown keys are an error, so a
+// typo never silently falls back to a default.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tutti/core/result.h"
+
+namespace tutti::server {
+
+struct ListenConfig {
+  // Loopback by default: a server reachable from outside should be a decision.
+  std::string listen = "127.0.0.1:8080";
+  // 0 = one worker per core (std::thread::hardware_concurrency()).
+  int workers = 0;
+  std::string log_level = "info";
+  // Key for the server-to-server HTTP API (header X-API-Key). Empty = API disabled:
+  // no accidental unauthenticated publish endpoint.
+  std::string api_key;
+  // After SIGTERM: time to let clients receive the close frame before exit.
+  int64_t shutdown_grace_ms = 2000;
+};
+
+struct LimitsConfig {
+  // Incoming WebSocket frame size; 64 KiB covers chat and game messages, and
+  // bounds the memory one reader can make us allocate.
+  int64_t max_frame_bytes = 64 * 1024;
+  // Commands per incoming frame (a batch).
+  int64_t max_batch = 100;
+  int64_t max_rooms_per_connection = 128;
+  // Publication data size, kept below max_frame_bytes so the envelope fits.
+  int64_t max_data_bytes = 60000;
+  // Token bucket per connection: sustained rate and burst.
+  double publish_rate_per_s = 100;
+  double publish_burst = 200;
+  // Per source address; load tests spread over 127.0.0.x.
+  int64_t max_connections_per_ip = 1000;
+  // Outgoing bytes queued for one connection before it is cut as a slow
+  // consumer (close 4005); 1 MiB as Centrifugo: bounds server memory per reader.
+  int64_t outgoing_buffer_bytes = 1024 * 1024;
+  int64_t connect_timeout_ms = 10000;
+  // No frame at all (data or pong) for this long closes the socket; pings
+  // are sent after half of it.
+  int64_t idle_timeout_ms = 30000;
+  // Consecutive bad frames (invalid JSON, unknown method) tolerated before close 4002.
+  int64_t max_protocol_errors = 20;
+};
+
+struct AuthConfig {
+  // Anonymous connections (no token). On by default so the all-in-one demo
+  // works on a bare machine; production configs turn it off.
+  bool anonymous = true;
+  std::vector<std::string> anonymous_subscribe = {"*"};
+  std::vector<std::string> anonymous_publish = {"*"};
+  // HS256 | RS256 | ES256. Tokens with any other alg are refused.
+  std::string algorithm = "HS256";
+  std::string secret;           // HS256
+  std::string public_key_file;  // RS256 / ES256, PEM
+  // Clock skew tolerated on exp / nbf / iat.
+  int64_t leeway_s = 5;
+};
+
+// Per room-name prefix; the longest matching prefix wins. The entry with
+// prefix "" is the default for every room.
+struct RoomRule {
+  std::string prefix;
+  // History kept for recovery: last N messages and a maximum age.
+  int64_t history_size = 1000;
+  int64_t history_ttl_s = 300;
+  bool presence = true;
+  // "clients": clients whose permissions allow it may publish; "server": only
+  // the HTTP API publishes (e.g. a dealer's results room).
+  std::string publish = "clients";
+  // client_msg_id de-duplication window (Centrifugo keeps 5 minutes) and its
+  // bound in entries per room.
+  int64_t dedup_window_s = 300;
+  int64_t dedup_max_entries = 10000;
+  // A room with no subscribers and no message for this long is dropped (its
+  // next incarnation has a new epoch).
+  int64_t idle_ttl_s = 600;
+};
+
+struct ServerConfig {
+  ListenConfig server;
+  LimitsConfig limits;
+  AuthConfig auth;
+  std::vector<RoomRule> rooms = {RoomRule{}};
+
+  // The rule for a room name: longest prefix match (there is always the "" rule).
+  const RoomRule& ruleFor(std::string_view room) const;
+};
+
+// Parses TOML text; errors name the key and line.
+Result<ServerConfig> parseConfig(std::string_view toml_text);
+Result<ServerConfig> loadConfig(const std::string& path);
+
+}  // namespace tutti::server

@@ -1,0 +1,222 @@
+#include "tutti/broker/embedded_broker.h"
+
+#include <cstdio>
+#include <random>
+#include <unordered_map>
+
+#include "tutti/protocol/codes.h"
+
+namespace tutti::broker {
+
+struct EmbeddedBroker::RoomState {
+  std::unique_ptr<sync::Room> room;
+  std::vector<uint32_t> worker_refs;  // live subscriptions per worker
+  size_t subscribers = 0;
+  struct Pending {
+    sync::PublishInput input;
+    size_t worker;
+    std::function<void(Result<PublishResult>)> done;
+  };
+  std::vector<Pending> pending;
+  bool drain_scheduled = false;
+};
+
+struct EmbeddedBroker::Shard {
+  std::unordered_map<std::string, RoomState> rooms;
+  std::mt19937_64 rng{std::random_device{}()};
+};
+
+EmbeddedBroker::EmbeddedBroker(std::vector<Executor*> executors, std::vector<WorkerSink*> sinks, PolicyFn policy,
+                               const Clock& clock)
+    : executors_(std::move(executors)), sinks_(std::move(sinks)), policy_(std::move(policy)), clock_(clock) {
+  for (size_t i = 0; i < executors_.size(); ++i) shards_.push_back(std::make_unique<Shard>());
+}
+
+EmbeddedBroker::~EmbeddedBroker() = default;
+
+size_t EmbeddedBroker::homeOf(const std::string& room) const {
+  return std::hash<std::string>{}(room) % executors_.size();
+}
+
+EmbeddedBroker::RoomState& EmbeddedBroker::roomState(size_t home, const std::string& room) {
+  auto& shard = *shards_[home];
+  auto it = shard.rooms.find(room);
+  if (it != shard.rooms.end()) return it->second;
+  // A new incarnation of the room: a fresh epoch tells recovering clients
+  // that history from before cannot be trusted.
+  char epoch[17];
+  std::snprintf(epoch, sizeof epoch, "%016llx", static_cast<unsigned long long>(shard.rng()));
+  RoomState st;
+  st.room = std::make_unique<sync::Room>(room, epoch, policy_(room), clock_.wallUs());
+  st.worker_refs.assign(executors_.size(), 0);
+  return shard.rooms.emplace(room, std::move(st)).first->second;
+}
+
+void EmbeddedBroker::publish(PublishRequest req, std::function<void(Result<PublishResult>)> done) {
+  const size_t home = homeOf(req.room);
+  executors_[home]->post([this, home, req = std::move(req), done = std::move(done)]() mutable {
+    auto& st = roomState(home, req.room);
+    st.pending.push_back({sync::PublishInput{std::move(req.data_json), std::move(req.dedup_key)}, req.worker,
+                          std::move(done)});
+    if (!st.drain_scheduled) {
+      // Let publishes already queued on this worker join the batch.
+      st.drain_scheduled = true;
+      executors_[home]->post([this, home, room = req.room] { drain(home, room); });
+    }
+  });
+}
+
+void EmbeddedBroker::drain(size_t home, const std::string& room) {
+  auto it = shards_[home]->rooms.find(room);
+  if (it == shards_[home]->rooms.end()) return;
+  auto& st = it->second;
+  st.drain_scheduled = false;
+  if (st.pending.empty()) return;
+  auto pending = std::move(st.pending);
+  st.pending.clear();
+
+  std::vector<sync::PublishInput> inputs;
+  inputs.reserve(pending.size());
+  for (auto& p : pending) inputs.push_back(std::move(p.input));
+  std::vector<sync::PublishAck> acks;
+  auto ordered = std::make_shared<std::vector<sync::Publication>>();
+  st.room->publish(inputs, clock_.wallUs(), acks, *ordered);
+
+  // Live output first, then acks: a publisher that is also a subscriber sees
+  // its message before (or with) the ack, never a gap.
+  if (!ordered->empty()) {
+    Publications shared = std::move(ordered);
+    for (size_t w = 0; w < executors_.size(); ++w) {
+      if (st.worker_refs[w] == 0) continue;
+      executors_[w]->post([sink = sinks_[w], room, shared] { sink->deliver(room, shared); });
+    }
+  }
+  // One post per publishing worker with all its acks.
+  std::vector<std::vector<std::pair<std::function<void(Result<PublishResult>)>, PublishResult>>> by_worker(
+      executors_.size());
+  const std::string& epoch = st.room->epoch();
+  for (size_t i = 0; i < pending.size(); ++i) {
+    by_worker[pending[i].worker].emplace_back(std::move(pending[i].done),
+                                              PublishResult{epoch, acks[i].offset, acks[i].ts_us, acks[i].duplicate});
+  }
+  for (size_t w = 0; w < by_worker.size(); ++w) {
+    if (by_worker[w].empty()) continue;
+    executors_[w]->post([acks = std::move(by_worker[w])]() mutable {
+      for (auto& [done, result] : acks) done(std::move(result));
+    });
+  }
+}
+
+void EmbeddedBroker::subscribe(SubscribeRequest req, std::function<void(Result<sync::SubscribeSnapshot>)> done) {
+  const size_t home = homeOf(req.room);
+  executors_[home]->post([this, home, req = std::move(req), done = std::move(done)]() mutable {
+    auto& st = roomState(home, req.room);
+    st.worker_refs[req.worker]++;
+    st.subscribers++;
+    st.room->touch(clock_.wallUs());
+    // Everything up to snapshot.top is in the snapshot; everything after it
+    // is posted to the worker after `done` (one FIFO queue per worker).
+    auto snap = st.room->subscribe(req.recover);
+    if (req.presence) {
+      st.room->join(*req.presence);
+      Frame ev = std::make_shared<const std::string>(protocol::encodePresenceEvent(true, req.room, *req.presence));
+      for (size_t w = 0; w < executors_.size(); ++w) {
+        if (st.worker_refs[w] == 0) continue;
+        executors_[w]->post([sink = sinks_[w], room = req.room, ev] { sink->presenceEvent(room, ev); });
+      }
+    }
+    executors_[req.worker]->post(
+        [done = std::move(done), snap = std::move(snap)]() mutable { done(std::move(snap)); });
+  });
+}
+
+void EmbeddedBroker::unsubscribe(const std::string& room, size_t worker, const std::string& session) {
+  const size_t home = homeOf(room);
+  executors_[home]->post([this, home, room, worker, session] {
+    auto it = shards_[home]->rooms.find(room);
+    if (it == shards_[home]->rooms.end()) return;
+    auto& st = it->second;
+    if (st.worker_refs[worker] > 0) st.worker_refs[worker]--;
+    if (st.subscribers > 0) st.subscribers--;
+    st.room->touch(clock_.wallUs());
+    if (session.empty()) return;
+    auto members = st.room->presence();
+    protocol::ClientInfo info;
+    for (auto& m : members)
+      if (m.session == session) info = m;
+    if (!st.room->leave(session)) return;
+    Frame ev = std::make_shared<const std::string>(protocol::encodePresenceEvent(false, room, info));
+    for (size_t w = 0; w < executors_.size(); ++w) {
+      if (st.worker_refs[w] == 0) continue;
+      executors_[w]->post([sink = sinks_[w], room, ev] { sink->presenceEvent(room, ev); });
+    }
+  });
+}
+
+void EmbeddedBroker::presence(const std::string& room, size_t worker,
+                              std::function<void(Result<std::vector<protocol::ClientInfo>>)> done) {
+  const size_t home = homeOf(room);
+  executors_[home]->post([this, home, room, worker, done = std::move(done)]() mutable {
+    std::vector<protocol::ClientInfo> list;
+    auto it = shards_[home]->rooms.find(room);
+    if (it != shards_[home]->rooms.end()) list = it->second.room->presence();
+    executors_[worker]->post([done = std::move(done), list = std::move(list)]() mutable { done(std::move(list)); });
+  });
+}
+
+void EmbeddedBroker::history(const std::string& room, uint64_t since, size_t limit, size_t worker,
+                             std::function<void(Result<HistoryPage>)> done) {
+  const size_t home = homeOf(room);
+  executors_[home]->post([this, home, room, since, limit, worker, done = std::move(done)]() mutable {
+    Result<HistoryPage> result = makeError(404, "no such room");
+    auto it = shards_[home]->rooms.find(room);
+    if (it != shards_[home]->rooms.end()) {
+      auto& r = *it->second.room;
+      HistoryPage page;
+      page.epoch = r.epoch();
+      page.top = r.top();
+      page.first_offset = r.history().firstOffset();
+      page.publications = r.history().after(since, limit);
+      result = std::move(page);
+    }
+    executors_[worker]->post([done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+  });
+}
+
+void EmbeddedBroker::rooms(size_t worker, std::function<void(std::vector<RoomInfo>)> done) {
+  // Gather from every shard, answer on the caller's worker once all replied.
+  struct Gather {
+    std::vector<RoomInfo> all;
+    size_t remaining;
+    std::function<void(std::vector<RoomInfo>)> done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->remaining = executors_.size();
+  g->done = std::move(done);
+  for (size_t home = 0; home < executors_.size(); ++home) {
+    executors_[home]->post([this, home, worker, g] {
+      std::vector<RoomInfo> part;
+      for (auto& [name, st] : shards_[home]->rooms)
+        part.push_back(RoomInfo{name, st.room->epoch(), st.room->top(), st.room->history().size(), st.subscribers,
+                                st.room->presenceCount()});
+      executors_[worker]->post([g, part = std::move(part)]() mutable {
+        for (auto& r : part) g->all.push_back(std::move(r));
+        if (--g->remaining == 0) g->done(std::move(g->all));
+      });
+    });
+  }
+}
+
+void EmbeddedBroker::tick(size_t worker) {
+  auto& rooms = shards_[worker]->rooms;
+  const int64_t now = clock_.wallUs();
+  for (auto it = rooms.begin(); it != rooms.end();) {
+    auto& st = it->second;
+    if (st.room->expire(now) && st.subscribers == 0 && st.pending.empty() && !st.drain_scheduled)
+      it = rooms.erase(it);
+    else
+      ++it;
+  }
+}
+
+}  // namespace tutti::broker

@@ -1,0 +1,237 @@
+#include "tutti/protocol/codec.h"
+
+#include <boost/json.hpp>
+
+#include "tutti/protocol/codes.h"
+
+namespace tutti::protocol {
+namespace json = boost::json;
+namespace {
+
+Error invalid(std::string msg) { return makeError(code::kInvalidParams, std::move(msg)); }
+
+// Reads an optional string member; false when present with another type.
+bool optString(const json::object& o, std::string_view key, std::string& out) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return true;
+  if (!v->is_string()) return false;
+  out.assign(v->get_string().data(), v->get_string().size());
+  return true;
+}
+
+Result<std::string> requireRoom(const json::object& p) {
+  auto* v = p.if_contains("room");
+  if (!v || !v->is_string()) return invalid("params.room must be a string");
+  std::string room(v->get_string().data(), v->get_string().size());
+  if (!validRoomName(room)) return makeError(code::kBadRoomName, "bad room name");
+  return room;
+}
+
+bool readUint(const json::value& v, uint64_t& out) {
+  if (v.is_uint64()) { out = v.get_uint64(); return true; }
+  if (v.is_int64() && v.get_int64() >= 0) { out = static_cast<uint64_t>(v.get_int64()); return true; }
+  return false;
+}
+
+Result<Command> decodeObject(const json::object& o, uint64_t id) {
+  Command cmd;
+  cmd.id = id;
+  auto* m = o.if_contains("method");
+  if (!m || !m->is_string()) return makeError(code::kBadRequest, "command needs a string \"method\"");
+  const std::string_view method(m->get_string().data(), m->get_string().size());
+
+  static const json::object kEmpty;
+  const json::object* params = &kEmpty;
+  if (auto* p = o.if_contains("params"); p && !p->is_null()) {
+    if (!p->is_object()) return invalid("params must be an object");
+    params = &p->get_object();
+  }
+
+  if (method == "connect") {
+    cmd.method = Method::kConnect;
+    ConnectParams cp;
+    if (!optString(*params, "token", cp.token) || !optString(*params, "name", cp.name) ||
+        !optString(*params, "client", cp.client))
+      return invalid("connect: token, name and client must be strings");
+    if (cp.client.size() > 128 || cp.name.size() > 128) return invalid("connect: client/name too long");
+    cmd.params = std::move(cp);
+  } else if (method == "subscribe") {
+    cmd.method = Method::kSubscribe;
+    SubscribeParams sp;
+    auto room = requireRoom(*params);
+    if (!room) return room.error();
+    sp.room = std::move(*room);
+    if (auto* r = params->if_contains("recover"); r && !r->is_null()) {
+      if (!r->is_object()) return invalid("subscribe: recover must be an object");
+      StreamPosition pos;
+      auto* e = r->get_object().if_contains("epoch");
+      auto* off = r->get_object().if_contains("offset");
+      if (!e || !e->is_string() || !off || !readUint(*off, pos.offset))
+        return invalid("subscribe: recover needs epoch (string) and offset (unsigned)");
+      pos.epoch.assign(e->get_string().data(), e->get_string().size());
+      sp.recover = std::move(pos);
+    }
+    if (auto* pr = params->if_contains("presence"); pr && !pr->is_null()) {
+      if (!pr->is_bool()) return invalid("subscribe: presence must be a boolean");
+      sp.presence = pr->get_bool();
+    }
+    cmd.params = std::move(sp);
+  } else if (method == "unsubscribe" || method == "presence") {
+    cmd.method = method == "unsubscribe" ? Method::kUnsubscribe : Method::kPresence;
+    auto room = requireRoom(*params);
+    if (!room) return room.error();
+    cmd.params = RoomParams{std::move(*room)};
+  } else if (method == "publish") {
+    cmd.method = Method::kPublish;
+    PublishParams pp;
+    auto room = requireRoom(*params);
+    if (!room) return room.error();
+    pp.room = std::move(*room);
+    auto* d = params->if_contains("data");
+    if (!d) return invalid("publish: params.data is required");
+    pp.data_json = json::serialize(*d);
+    if (!optString(*params, "client_msg_id", pp.client_msg_id) || pp.client_msg_id.size() > 128)
+      return invalid("publish: client_msg_id must be a string of at most 128 bytes");
+    cmd.params = std::move(pp);
+  } else if (method == "ping") {
+    cmd.method = Method::kPing;
+  } else {
+    return makeError(code::kUnknownMethod, "unknown method");
+  }
+  return cmd;
+}
+
+Decoded decodeLine(std::string_view line) {
+  Decoded d;
+  boost::system::error_code ec;
+  json::parse_options opts;
+  opts.max_depth = 32;
+  json::value v = json::parse(line, ec, {}, opts);
+  if (ec) { d.command = makeError(code::kBadRequest, "invalid JSON: " + ec.message()); return d; }
+  if (!v.is_object()) { d.command = makeError(code::kBadRequest, "a command must be a JSON object"); return d; }
+  const auto& o = v.get_object();
+  if (auto* id = o.if_contains("id"); id && !id->is_null()) {
+    if (!readUint(*id, d.id)) { d.command = makeError(code::kBadRequest, "id must be an unsigned integer"); return d; }
+  }
+  d.command = decodeObject(o, d.id);
+  return d;
+}
+
+}  // namespace
+
+std::vector<Decoded> decodeFrame(std::string_view frame, size_t max_batch) {
+  std::vector<Decoded> out;
+  size_t lines = 0;
+  for (size_t pos = 0; pos <= frame.size();) {
+    size_t nl = frame.find('\n', pos);
+    if (nl == std::string_view::npos) nl = frame.size();
+    std::string_view line = frame.substr(pos, nl - pos);
+    pos = nl + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.empty()) continue;
+    if (++lines > max_batch) {
+      out.clear();
+      out.push_back(Decoded{0, makeError(code::kBatchTooLarge, "too many commands in one frame")});
+      return out;
+    }
+    out.push_back(decodeLine(line));
+  }
+  if (out.empty()) out.push_back(Decoded{0, makeError(code::kBadRequest, "empty frame")});
+  return out;
+}
+
+bool validRoomName(std::string_view room) {
+  if (room.empty() || room.size() > 200) return false;
+  for (unsigned char c : room) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == ':' || c == '.' || c == '-' || c == '@' || c == '/' || c == '=';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void appendJsonString(std::string& out, std::string_view s) {
+  static const char* kHex = "0123456789abcdef";
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) { out += "\\u00"; out += kHex[c >> 4]; out += kHex[c & 15]; }
+        else out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+}
+
+std::string encodeResult(uint64_t id, std::string_view result_json) {
+  std::string s;
+  s.reserve(24 + result_json.size());
+  s += "{\"id\":";
+  s += std::to_string(id);
+  s += ",\"result\":";
+  s.append(result_json);
+  s += '}';
+  return s;
+}
+
+std::string encodeError(uint64_t id, const Error& error) {
+  std::string s = "{\"id\":" + std::to_string(id) + ",\"error\":{\"code\":" + std::to_string(error.code) + ",\"message\":";
+  appendJsonString(s, error.message);
+  s += "}}";
+  return s;
+}
+
+PubFrame encodePub(std::string_view room, std::string_view epoch, uint64_t offset, int64_t ts_us,
+                   std::string_view data_json) {
+  PubFrame f;
+  f.bytes.reserve(80 + room.size() + data_json.size());
+  f.bytes += "{\"push\":\"pub\",\"room\":";
+  appendJsonString(f.bytes, room);
+  f.bytes += ",\"epoch\":";
+  appendJsonString(f.bytes, epoch);
+  f.bytes += ",\"offset\":";
+  f.bytes += std::to_string(offset);
+  f.bytes += ",\"ts\":";
+  f.bytes += std::to_string(ts_us);
+  f.bytes += ",\"data\":";
+  f.data_pos = f.bytes.size();
+  f.data_len = data_json.size();
+  f.bytes.append(data_json);
+  f.bytes += '}';
+  return f;
+}
+
+std::string encodeClientInfo(const ClientInfo& info) {
+  std::string s = "{\"session\":";
+  appendJsonString(s, info.session);
+  s += ",\"user\":";
+  appendJsonString(s, info.user);
+  s += ",\"client\":";
+  appendJsonString(s, info.client);
+  s += '}';
+  return s;
+}
+
+std::string encodePresenceEvent(bool join, std::string_view room, const ClientInfo& info) {
+  std::string s = join ? "{\"push\":\"join\",\"room\":" : "{\"push\":\"leave\",\"room\":";
+  appendJsonString(s, room);
+  s += ",\"client\":";
+  s += encodeClientInfo(info);
+  s += '}';
+  return s;
+}
+
+std::string encodeDisconnect(int code, std::string_view reason) {
+  std::string s = "{\"push\":\"disconnect\",\"code\":" + std::to_string(code) + ",\"reason\":";
+  appendJsonString(s, reason);
+  s += '}';
+  return s;
+}
+
+}  // namespace tutti::protocol

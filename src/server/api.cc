@@ -1,0 +1,196 @@
+#include "api.h"
+
+#include <boost/json.hpp>
+#include <memory>
+
+#include "connection.h"
+#include "tutti/protocol/codes.h"
+
+namespace tutti::server {
+namespace json = boost::json;
+namespace {
+
+net::HttpResponse jsonResponse(int status, const json::value& v) {
+  return net::HttpResponse{status, "application/json", json::serialize(v), {}};
+}
+
+net::HttpResponse errorResponse(int status, int code, std::string message) {
+  return jsonResponse(status, json::object{{"error", json::object{{"code", code}, {"message", message}}}});
+}
+
+bool parseUint(const std::string& s, uint64_t& out) {
+  if (s.empty() || s.size() > 19) return false;
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+void Api::handle(net::HttpRequest req, size_t worker, net::HttpReply reply) {
+  auto counted = [this, reply = std::move(reply)](net::HttpResponse r) {
+    ctx_.registry.counter("tutti_api_requests_total", "HTTP requests by status", {{"status", std::to_string(r.status)}}).inc();
+    reply(std::move(r));
+  };
+  const auto& path = req.path;
+  if (path == "/healthz") return counted({200, "text/plain", "ok\n", {}});
+  if (path == "/readyz")
+    return counted(ctx_.draining.load() ? net::HttpResponse{503, "text/plain", "draining\n", {}}
+                                        : net::HttpResponse{200, "text/plain", "ready\n", {}});
+  if (path == "/metrics") return counted({200, "text/plain; version=0.0.4", ctx_.registry.render(), {}});
+  if (path == "/" && req.method == "GET")
+    return counted({200, "text/plain", "tutti " TUTTI_VERSION ": WebSocket at /ws, API at /api (docs/api.md)\n", {}});
+  if (path.rfind("/api/", 0) != 0) return counted(errorResponse(404, code::kBadRequest, "no such path"));
+
+  const auto& key = ctx_.config.server.api_key;
+  if (key.empty()) return counted(errorResponse(403, code::kPermissionDenied, "HTTP API disabled: set server.api_key"));
+  std::string_view given = req.header("x-api-key");
+  if (given.empty()) {
+    auto authz = req.header("authorization");
+    if (authz.rfind("apikey ", 0) == 0) given = authz.substr(7);
+  }
+  // Length-independent comparison so the key does not leak through timing.
+  bool ok = given.size() == key.size();
+  unsigned char diff = 0;
+  for (size_t i = 0; i < key.size(); ++i) diff |= static_cast<unsigned char>(key[i] ^ (i < given.size() ? given[i] : 0));
+  if (!ok || diff != 0) return counted(errorResponse(401, code::kPermissionDenied, "missing or wrong API key"));
+
+  const bool post = req.method == "POST";
+  const bool get = req.method == "GET";
+  if (path == "/api/publish") return post ? publish(req, worker, counted) : counted(errorResponse(405, code::kBadRequest, "use POST"));
+  if (path == "/api/disconnect") return post ? disconnect(req, worker, counted) : counted(errorResponse(405, code::kBadRequest, "use POST"));
+  if (!get) return counted(errorResponse(405, code::kBadRequest, "use GET"));
+  if (path == "/api/history") return history(req, worker, counted);
+  if (path == "/api/presence") return presence(req, worker, counted);
+  if (path == "/api/rooms") return rooms(worker, counted);
+  if (path == "/api/stats") return stats(worker, counted);
+  return counted(errorResponse(404, code::kBadRequest, "no such API path"));
+}
+
+void Api::publish(const net::HttpRequest& req, size_t worker, net::HttpReply reply) {
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body, ec);
+  if (ec || !body.is_object()) return reply(errorResponse(400, code::kBadRequest, "body must be a JSON object"));
+  auto& o = body.get_object();
+  auto* room = o.if_contains("room");
+  auto* data = o.if_contains("data");
+  if (!room || !room->is_string() || !data) return reply(errorResponse(400, code::kInvalidParams, "need room (string) and data"));
+  std::string r(room->get_string());
+  if (!protocol::validRoomName(r)) return reply(errorResponse(400, code::kBadRoomName, "bad room name"));
+  broker::PublishRequest pr;
+  pr.room = r;
+  pr.worker = worker;
+  pr.data_json = json::serialize(*data);
+  if (static_cast<int64_t>(pr.data_json.size()) > ctx_.config.limits.max_data_bytes)
+    return reply(errorResponse(400, code::kDataTooLarge, "data above max_data_bytes"));
+  if (auto* id = o.if_contains("client_msg_id")) {
+    if (!id->is_string()) return reply(errorResponse(400, code::kInvalidParams, "client_msg_id must be a string"));
+    pr.dedup_key = "api\x1f" + std::string(id->get_string());
+  }
+  ctx_.metrics->messages_in.inc();
+  ctx_.broker->publish(std::move(pr), [reply, r](Result<broker::PublishResult> res) {
+    if (!res) return reply(errorResponse(500, res.error().code, res.error().message));
+    json::object out{{"room", r}, {"epoch", res->epoch}, {"offset", res->offset}, {"ts", res->ts_us}};
+    if (res->duplicate) out["duplicate"] = true;
+    reply(jsonResponse(200, out));
+  });
+}
+
+void Api::history(const net::HttpRequest& req, size_t worker, net::HttpReply reply) {
+  const std::string room = req.queryParam("room");
+  if (!protocol::validRoomName(room)) return reply(errorResponse(400, code::kBadRoomName, "bad or missing room"));
+  uint64_t since = 0, limit = 100;
+  if (auto s = req.queryParam("since"); !s.empty() && !parseUint(s, since))
+    return reply(errorResponse(400, code::kInvalidParams, "since must be an unsigned integer"));
+  if (auto l = req.queryParam("limit"); !l.empty() && (!parseUint(l, limit) || limit == 0))
+    return reply(errorResponse(400, code::kInvalidParams, "limit must be a positive integer"));
+  if (limit > 1000) limit = 1000;
+  ctx_.broker->history(room, since, limit, worker, [reply, room](Result<broker::HistoryPage> page) {
+    if (!page) return reply(errorResponse(404, code::kBadRequest, "no such room"));
+    json::array pubs;
+    for (const auto& p : page->publications) {
+      boost::system::error_code ec;
+      json::value data = json::parse(p.data(), ec);
+      pubs.push_back(json::object{{"offset", p.offset}, {"ts", p.ts_us}, {"data", std::move(data)}});
+    }
+    reply(jsonResponse(200, json::object{{"room", room}, {"epoch", page->epoch}, {"offset", page->top},
+                                         {"first_offset", page->first_offset}, {"publications", std::move(pubs)}}));
+  });
+}
+
+void Api::presence(const net::HttpRequest& req, size_t worker, net::HttpReply reply) {
+  const std::string room = req.queryParam("room");
+  if (!protocol::validRoomName(room)) return reply(errorResponse(400, code::kBadRoomName, "bad or missing room"));
+  ctx_.broker->presence(room, worker, [reply, room](Result<std::vector<protocol::ClientInfo>> r) {
+    json::array clients;
+    if (r)
+      for (const auto& c : *r) clients.push_back(json::object{{"session", c.session}, {"user", c.user}, {"client", c.client}});
+    reply(jsonResponse(200, json::object{{"room", room}, {"clients", std::move(clients)}}));
+  });
+}
+
+void Api::rooms(size_t worker, net::HttpReply reply) {
+  ctx_.broker->rooms(worker, [reply](std::vector<broker::RoomInfo> rooms) {
+    json::array out;
+    for (const auto& r : rooms)
+      out.push_back(json::object{{"room", r.room}, {"epoch", r.epoch}, {"offset", r.top}, {"history", r.history},
+                                 {"subscribers", r.subscribers}, {"presence", r.presence}});
+    reply(jsonResponse(200, json::object{{"rooms", std::move(out)}}));
+  });
+}
+
+void Api::stats(size_t worker, net::HttpReply reply) {
+  ctx_.broker->rooms(worker, [this, reply](std::vector<broker::RoomInfo> rooms) {
+    auto& r = ctx_.registry;
+    reply(jsonResponse(200, json::object{
+                                {"connections", ctx_.metrics->connections.value()},
+                                {"rooms", rooms.size()},
+                                {"messages_in", ctx_.metrics->messages_in.value()},
+                                {"messages_out", r.valueOf("tutti_messages_out_total")},
+                                {"workers", ctx_.hubs.size()},
+                                {"uptime_s", (ctx_.clock.wallUs() - ctx_.started_us) / 1'000'000},
+                            }));
+  });
+}
+
+void Api::disconnect(const net::HttpRequest& req, size_t worker, net::HttpReply reply) {
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body, ec);
+  if (ec || !body.is_object()) return reply(errorResponse(400, code::kBadRequest, "body must be a JSON object"));
+  std::string user, session;
+  if (auto* u = body.get_object().if_contains("user"); u && u->is_string()) user = std::string(u->get_string());
+  if (auto* s = body.get_object().if_contains("session"); s && s->is_string()) session = std::string(s->get_string());
+  if (user.empty() && session.empty()) return reply(errorResponse(400, code::kInvalidParams, "need user or session"));
+
+  // Every worker closes its matching connections; answer once all counted.
+  struct Gather {
+    size_t remaining;
+    int64_t count = 0;
+    net::HttpReply reply;
+  };
+  auto g = std::make_shared<Gather>(Gather{ctx_.hubs.size(), 0, std::move(reply)});
+  auto* origin = ctx_.hubs[worker];
+  (void)origin;
+  for (size_t w = 0; w < ctx_.hubs.size(); ++w) {
+    ctx_.post(w, [this, w, worker, g, user, session] {
+      int64_t n = 0;
+      std::vector<Connection*> matched;
+      for (Connection* c : ctx_.hubs[w]->connections())
+        if ((!user.empty() && c->user() == user) || (!session.empty() && c->session() == session)) matched.push_back(c);
+      for (Connection* c : matched) {
+        c->closeWith(code::kCloseKicked, "disconnected by the server");
+        ++n;
+      }
+      ctx_.metrics->kicked.inc(static_cast<uint64_t>(n));
+      ctx_.post(worker, [g, n] {
+        g->count += n;
+        if (--g->remaining == 0) g->reply(jsonResponse(200, json::object{{"disconnected", g->count}}));
+      });
+    });
+  }
+}
+
+}  // namespace tutti::server

@@ -1,0 +1,27 @@
+#pragma once
+// HTTP routes: the server-to-server API (docs/api.md) and the operations
+// endpoints (/healthz, /readyz, /metrics). Thread: the worker of the HTTP
+// session; broker answers come back to that worker before the reply.
+
+#include "context.h"
+#include "tutti/net/transport.h"
+
+namespace tutti::server {
+
+class Api {
+ public:
+  explicit Api(ServerContext& ctx) : ctx_(ctx) {}
+  void handle(net::HttpRequest req, size_t worker, net::HttpReply reply);
+
+ private:
+  void publish(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
+  void history(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
+  void presence(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
+  void rooms(size_t worker, net::HttpReply reply);
+  void stats(size_t worker, net::HttpReply reply);
+  void disconnect(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
+
+  ServerContext& ctx_;
+};
+
+}  // namespace tutti::server

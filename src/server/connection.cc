@@ -1,0 +1,350 @@
+#include "connection.h"
+
+#include <cstdio>
+#include <random>
+
+#include "tutti/auth/permissions.h"
+#include "tutti/core/log.h"
+#include "tutti/protocol/codes.h"
+
+namespace tutti::server {
+namespace {
+
+std::string randomId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+void appendField(std::string& s, const char* key, std::string_view str) {
+  s += '"';
+  s += key;
+  s += "\":";
+  protocol::appendJsonString(s, str);
+}
+
+void appendField(std::string& s, const char* key, int64_t v) {
+  s += '"';
+  s += key;
+  s += "\":";
+  s += std::to_string(v);
+}
+
+}  // namespace
+
+Connection::Connection(ServerContext& ctx, WorkerHub& hub)
+    : ctx_(ctx),
+      hub_(hub),
+      publish_bucket_(ctx.config.limits.publish_rate_per_s, ctx.config.limits.publish_burst, ctx.clock.monoUs()) {}
+
+Connection::~Connection() = default;
+
+void Connection::onOpen(net::WsConnection& conn) {
+  conn_ = &conn;
+  session_ = randomId();
+  hub_.addConnection(this);
+  ctx_.metrics->connections.add(1);
+  ctx_.metrics->connections_total.inc();
+  if (ctx_.draining.load()) {
+    closeWith(code::kCloseShutdown, "server shutdown");
+    return;
+  }
+  if (!ctx_.ip_limiter.acquire(conn.remoteIp())) {
+    ctx_.metrics->limit_ip.inc();
+    log::info("connection refused: too many from this address", {{"ip", conn.remoteIp()}});
+    closeWith(code::kCloseLimitExceeded, "too many connections from this address");
+    return;
+  }
+  counted_ip_ = true;
+}
+
+void Connection::onClosed(int code) {
+  for (auto& [room, sub] : subs_) {
+    if (sub.active) hub_.removeSubscriber(room, this);
+    ctx_.broker->unsubscribe(room, hub_.index(), sub.in_presence ? session_ : std::string());
+  }
+  subs_.clear();
+  hub_.removeConnection(this);
+  if (counted_ip_ && conn_) ctx_.ip_limiter.release(conn_->remoteIp());
+  counted_ip_ = false;
+  ctx_.metrics->connections.add(-1);
+  conn_ = nullptr;
+  log::debug("connection closed", {{"session", session_}, {"code", std::to_string(code)}});
+}
+
+void Connection::closeWith(int code, const std::string& reason) {
+  if (!conn_) return;
+  send(protocol::encodeDisconnect(code, reason));
+  conn_->close(code, reason);
+}
+
+void Connection::send(std::string bytes) {
+  if (conn_) conn_->send(std::make_shared<const std::string>(std::move(bytes)));
+}
+
+void Connection::reply(uint64_t id, std::string_view result_json) {
+  if (id != 0) send(protocol::encodeResult(id, result_json));
+}
+
+void Connection::replyError(uint64_t id, const Error& e) {
+  ctx_.metrics->errorFor(e.code).inc();
+  send(protocol::encodeError(id, e));
+}
+
+void Connection::protocolError(uint64_t id, const Error& e) {
+  replyError(id, e);
+  if (++protocol_errors_ > ctx_.config.limits.max_protocol_errors && conn_) {
+    ctx_.metrics->protocol_closes.inc();
+    closeWith(code::kCloseProtocolError, "too many protocol errors");
+  }
+}
+
+void Connection::deliverPublication(Subscription& sub, const sync::Publication& p) {
+  // Offsets reach a worker in order and exactly once; this guard keeps the
+  // replay/live seam exact even if that ever changed.
+  if (p.offset <= sub.last_offset || !conn_) return;
+  sub.last_offset = p.offset;
+  conn_->send(p.frame, p.ts_us);
+}
+
+void Connection::deliverFrame(const broker::Frame& frame) {
+  if (conn_) conn_->send(frame);
+}
+
+void Connection::onBinary(size_t) {
+  protocolError(0, makeError(code::kBadRequest, "binary frames are not supported; send JSON text"));
+}
+
+void Connection::onText(std::string_view frame) {
+  auto items = protocol::decodeFrame(frame, static_cast<size_t>(ctx_.config.limits.max_batch));
+  for (auto& d : items) {
+    if (!conn_) return;
+    if (!d.command) {
+      if (d.command.error().code == code::kBatchTooLarge) ctx_.metrics->limit_batch.inc();
+      protocolError(d.id, d.command.error());
+      continue;
+    }
+    ctx_.metrics->commands.inc();
+    handle(d.command.value());
+  }
+}
+
+void Connection::handle(protocol::Command& cmd) {
+  using protocol::Method;
+  if (cmd.method == Method::kConnect) return onConnect(cmd.id, std::get<protocol::ConnectParams>(cmd.params));
+  if (!connected_) return protocolError(cmd.id, makeError(code::kNotConnected, "send connect first"));
+  protocol_errors_ = 0;
+  switch (cmd.method) {
+    case Method::kSubscribe: return onSubscribe(cmd.id, std::get<protocol::SubscribeParams>(cmd.params));
+    case Method::kUnsubscribe: return onUnsubscribe(cmd.id, std::get<protocol::RoomParams>(cmd.params).room);
+    case Method::kPublish: return onPublish(cmd.id, std::get<protocol::PublishParams>(cmd.params));
+    case Method::kPresence: return onPresence(cmd.id, std::get<protocol::RoomParams>(cmd.params).room);
+    case Method::kPing: {
+      std::string r = "{";
+      appendField(r, "server_time_us", ctx_.clock.wallUs());
+      r += '}';
+      return reply(cmd.id, r);
+    }
+    case Method::kConnect: break;
+  }
+}
+
+void Connection::onConnect(uint64_t id, protocol::ConnectParams& p) {
+  if (connected_) return protocolError(id, makeError(code::kAlreadyConnected, "already connected"));
+  const auto& auth = ctx_.config.auth;
+  if (p.token.empty()) {
+    if (!auth.anonymous) {
+      ctx_.metrics->authFailure(code::kAnonymousRefused).inc();
+      replyError(id, makeError(code::kAnonymousRefused, "a token is required"));
+      return closeWith(code::kCloseBadToken, "token required");
+    }
+    anonymous_ = true;
+    may_subscribe_ = auth.anonymous_subscribe;
+    may_publish_ = auth.anonymous_publish;
+  } else {
+    if (!ctx_.verifier) {
+      ctx_.metrics->authFailure(code::kTokenBadSignature).inc();
+      replyError(id, makeError(code::kTokenBadSignature, "this server has no token key configured"));
+      return closeWith(code::kCloseBadToken, "bad token");
+    }
+    auto claims = ctx_.verifier->verify(p.token, ctx_.clock.wallUs() / 1'000'000);
+    if (!claims) {
+      const int c = claims.error().code;
+      ctx_.metrics->authFailure(c).inc();
+      replyError(id, claims.error());
+      log::info("token refused", {{"reason", std::string(auth::failureReason(c))}, {"ip", conn_->remoteIp()}});
+      return c == code::kTokenExpired ? closeWith(code::kCloseTokenExpired, "token expired")
+                                      : closeWith(code::kCloseBadToken, "bad token");
+    }
+    anonymous_ = false;
+    user_ = claims->sub;
+    may_subscribe_ = std::move(claims->subscribe);
+    may_publish_ = std::move(claims->publish);
+  }
+  client_ = p.client.empty() ? session_ : p.client;
+  connected_ = true;
+  conn_->authenticated();
+
+  const auto& l = ctx_.config.limits;
+  std::string r = "{";
+  appendField(r, "session", session_);
+  r += ',';
+  appendField(r, "user", user_);
+  r += ',';
+  appendField(r, "client", client_);
+  r += ',';
+  appendField(r, "server_time_us", ctx_.clock.wallUs());
+  r += ',';
+  appendField(r, "version", TUTTI_VERSION);
+  r += ",\"protocol\":" + std::to_string(protocol::kVersion);
+  r += ",\"limits\":{";
+  appendField(r, "max_frame_bytes", l.max_frame_bytes);
+  r += ',';
+  appendField(r, "max_batch", l.max_batch);
+  r += ',';
+  appendField(r, "max_rooms", l.max_rooms_per_connection);
+  r += ',';
+  appendField(r, "max_data_bytes", l.max_data_bytes);
+  char rate[96];
+  std::snprintf(rate, sizeof rate, ",\"publish_rate_per_s\":%.6g,\"publish_burst\":%.6g", l.publish_rate_per_s,
+                l.publish_burst);
+  r += rate;
+  r += ',';
+  appendField(r, "outgoing_buffer_bytes", l.outgoing_buffer_bytes);
+  r += ',';
+  appendField(r, "idle_timeout_ms", l.idle_timeout_ms);
+  r += "}}";
+  reply(id, r);
+}
+
+bool Connection::mayAccess(const std::string& room, bool publish) const {
+  return auth::allowed(publish ? may_publish_ : may_subscribe_, room);
+}
+
+void Connection::onSubscribe(uint64_t id, protocol::SubscribeParams& p) {
+  if (!mayAccess(p.room, false)) return replyError(id, makeError(code::kPermissionDenied, "not allowed to subscribe to " + p.room));
+  if (subs_.count(p.room)) return replyError(id, makeError(code::kAlreadySubscribed, "already subscribed to " + p.room));
+  if (static_cast<int64_t>(subs_.size()) >= ctx_.config.limits.max_rooms_per_connection) {
+    ctx_.metrics->limit_rooms.inc();
+    return replyError(id, makeError(code::kTooManyRooms, "too many rooms on this connection (limit " +
+                                                             std::to_string(ctx_.config.limits.max_rooms_per_connection) + ")"));
+  }
+  const auto& rule = ctx_.config.ruleFor(p.room);
+  if (p.presence && !rule.presence)
+    return replyError(id, makeError(code::kPresenceDisabled, "presence is off for " + p.room));
+
+  auto& sub = subs_[p.room];
+  sub.generation = next_generation_++;
+  sub.presence_events = p.presence;
+  sub.in_presence = rule.presence;
+
+  broker::SubscribeRequest req;
+  req.room = p.room;
+  req.worker = hub_.index();
+  req.recover = std::move(p.recover);
+  if (rule.presence) req.presence = protocol::ClientInfo{session_, user_, client_};
+  ctx_.broker->subscribe(std::move(req), [weak = weak_from_this(), id, room = p.room,
+                                          gen = sub.generation](Result<sync::SubscribeSnapshot> snap) mutable {
+    auto self = weak.lock();
+    if (!self || !snap) return;  // gone: onClosed already balanced the broker's count
+    self->subscribed(id, room, gen, std::move(snap.value()));
+  });
+}
+
+void Connection::subscribed(uint64_t id, const std::string& room, uint64_t generation, sync::SubscribeSnapshot snap) {
+  auto it = subs_.find(room);
+  if (it == subs_.end() || it->second.generation != generation || !conn_) return;  // unsubscribed meanwhile
+  auto& sub = it->second;
+  std::string r = "{";
+  appendField(r, "room", room);
+  r += ',';
+  appendField(r, "epoch", snap.epoch);
+  r += ',';
+  appendField(r, "offset", static_cast<int64_t>(snap.top));
+  if (snap.recovery_requested) {
+    r += snap.recovered ? ",\"recovered\":true" : ",\"recovered\":false";
+    if (!snap.recovered) {
+      r += ',';
+      appendField(r, "reason", snap.reason);
+    }
+    r += ',';
+    appendField(r, "replayed", static_cast<int64_t>(snap.replay.size()));
+  }
+  r += '}';
+  reply(id, r);
+  for (const auto& p : snap.replay)
+    if (conn_) conn_->send(p.frame, 0);
+  sub.last_offset = snap.top;
+  sub.active = true;
+  hub_.addSubscriber(room, this, &sub);
+}
+
+void Connection::onUnsubscribe(uint64_t id, const std::string& room) {
+  auto it = subs_.find(room);
+  if (it == subs_.end()) return replyError(id, makeError(code::kNotSubscribed, "not subscribed to " + room));
+  if (it->second.active) hub_.removeSubscriber(room, this);
+  ctx_.broker->unsubscribe(room, hub_.index(), it->second.in_presence ? session_ : std::string());
+  subs_.erase(it);
+  reply(id, "{}");
+}
+
+void Connection::onPublish(uint64_t id, protocol::PublishParams& p) {
+  const auto& rule = ctx_.config.ruleFor(p.room);
+  if (rule.publish == "server")
+    return replyError(id, makeError(code::kPublishNotAllowed, "clients may not publish to " + p.room));
+  if (!mayAccess(p.room, true)) return replyError(id, makeError(code::kPermissionDenied, "not allowed to publish to " + p.room));
+  if (static_cast<int64_t>(p.data_json.size()) > ctx_.config.limits.max_data_bytes) {
+    ctx_.metrics->limit_data.inc();
+    return replyError(id, makeError(code::kDataTooLarge, "data above max_data_bytes"));
+  }
+  if (!publish_bucket_.tryTake(ctx_.clock.monoUs())) {
+    ctx_.metrics->limit_rate.inc();
+    return replyError(id, makeError(code::kRateLimited, "publish rate limit exceeded"));
+  }
+  ctx_.metrics->messages_in.inc();
+  broker::PublishRequest req;
+  req.room = p.room;
+  req.worker = hub_.index();
+  req.data_json = std::move(p.data_json);
+  if (!p.client_msg_id.empty()) req.dedup_key = "c\x1f" + user_ + "\x1f" + client_ + "\x1f" + p.client_msg_id;
+  ctx_.broker->publish(std::move(req), [weak = weak_from_this(), id, room = p.room](Result<broker::PublishResult> r) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!r) return self->replyError(id, r.error());
+    std::string s = "{";
+    appendField(s, "room", room);
+    s += ',';
+    appendField(s, "epoch", r->epoch);
+    s += ',';
+    appendField(s, "offset", static_cast<int64_t>(r->offset));
+    s += ',';
+    appendField(s, "ts", r->ts_us);
+    if (r->duplicate) s += ",\"duplicate\":true";
+    s += '}';
+    self->reply(id, s);
+  });
+}
+
+void Connection::onPresence(uint64_t id, const std::string& room) {
+  if (!ctx_.config.ruleFor(room).presence)
+    return replyError(id, makeError(code::kPresenceDisabled, "presence is off for " + room));
+  if (!subs_.count(room)) return replyError(id, makeError(code::kNotSubscribed, "not subscribed to " + room));
+  ctx_.broker->presence(room, hub_.index(),
+                        [weak = weak_from_this(), id, room](Result<std::vector<protocol::ClientInfo>> r) {
+                          auto self = weak.lock();
+                          if (!self) return;
+                          if (!r) return self->replyError(id, r.error());
+                          std::string s = "{";
+                          appendField(s, "room", room);
+                          s += ",\"clients\":[";
+                          for (size_t i = 0; i < r->size(); ++i) {
+                            if (i) s += ',';
+                            s += protocol::encodeClientInfo((*r)[i]);
+                          }
+                          s += "]}";
+                          self->reply(id, s);
+                        });
+}
+
+}  // namespace tutti::server

@@ -1,0 +1,73 @@
+#pragma once
+// The protocol logic of one WebSocket client (docs/protocol.md): connect and
+// auth, subscriptions with recovery, publishes, presence, limits.
+// Thread: the worker that owns the socket, for its whole life. Broker answers
+// come back on the same worker and find the connection through a weak_ptr,
+// since it may have gone meanwhile.
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "context.h"
+#include "hub.h"
+#include "tutti/core/token_bucket.h"
+#include "tutti/net/transport.h"
+#include "tutti/protocol/codec.h"
+
+namespace tutti::server {
+
+class Connection final : public net::WsHandler, public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(ServerContext& ctx, WorkerHub& hub);
+  ~Connection() override;
+
+  // net::WsHandler
+  void onOpen(net::WsConnection& conn) override;
+  void onText(std::string_view frame) override;
+  void onBinary(size_t bytes) override;
+  void onClosed(int code) override;
+
+  // Called by the hub: one publication for a live subscription.
+  void deliverPublication(Subscription& sub, const sync::Publication& p);
+  void deliverFrame(const broker::Frame& frame);
+
+  // Server-initiated close (API disconnect, shutdown).
+  void closeWith(int code, const std::string& reason);
+
+  const std::string& user() const { return user_; }
+  const std::string& session() const { return session_; }
+
+ private:
+  void handle(protocol::Command& cmd);
+  void onConnect(uint64_t id, protocol::ConnectParams& p);
+  void onSubscribe(uint64_t id, protocol::SubscribeParams& p);
+  void onUnsubscribe(uint64_t id, const std::string& room);
+  void onPublish(uint64_t id, protocol::PublishParams& p);
+  void onPresence(uint64_t id, const std::string& room);
+  void subscribed(uint64_t id, const std::string& room, uint64_t generation, sync::SubscribeSnapshot snap);
+
+  void reply(uint64_t id, std::string_view result_json);
+  void replyError(uint64_t id, const Error& e);
+  void protocolError(uint64_t id, const Error& e);
+  void send(std::string bytes);
+  bool mayAccess(const std::string& room, bool publish) const;
+
+  ServerContext& ctx_;
+  WorkerHub& hub_;
+  net::WsConnection* conn_ = nullptr;  // null once closed
+  bool counted_ip_ = false;
+  bool connected_ = false;
+  bool anonymous_ = true;
+  std::string user_;
+  std::string session_;
+  std::string client_;
+  std::vector<std::string> may_subscribe_;
+  std::vector<std::string> may_publish_;
+  std::unordered_map<std::string, Subscription> subs_;  // node-based: Subscription* stay valid
+  uint64_t next_generation_ = 1;
+  int64_t protocol_errors_ = 0;
+  TokenBucket publish_bucket_;
+};
+
+}  // namespace tutti::server

@@ -1,0 +1,225 @@
+#include "tutti/server/server.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "api.h"
+#include "connection.h"
+#include "context.h"
+#include "hub.h"
+#include "tutti/auth/jwt.h"
+#include "tutti/broker/embedded_broker.h"
+#include "tutti/core/log.h"
+#include "tutti/net/listener.h"
+#include "tutti/net/worker.h"
+#include "tutti/protocol/codes.h"
+
+namespace tutti::server {
+
+ServerMetrics::ServerMetrics(metrics::Registry& r)
+    : registry(r),
+      connections(r.gauge("tutti_connections", "Open WebSocket connections")),
+      connections_total(r.counter("tutti_connections_total", "WebSocket connections accepted")),
+      messages_in(r.counter("tutti_messages_in_total", "Publications accepted (WebSocket and HTTP API)")),
+      commands(r.counter("tutti_commands_total", "Client commands decoded")),
+      protocol_closes(r.counter("tutti_protocol_error_closes_total", "Connections closed for repeated protocol errors")),
+      limit_ip(r.counter("tutti_limit_refusals_total", "Requests refused by a limit", {{"limit", "connections_per_ip"}})),
+      limit_rate(r.counter("tutti_limit_refusals_total", "Requests refused by a limit", {{"limit", "publish_rate"}})),
+      limit_rooms(r.counter("tutti_limit_refusals_total", "Requests refused by a limit", {{"limit", "rooms_per_connection"}})),
+      limit_data(r.counter("tutti_limit_refusals_total", "Requests refused by a limit", {{"limit", "data_size"}})),
+      limit_batch(r.counter("tutti_limit_refusals_total", "Requests refused by a limit", {{"limit", "batch"}})),
+      kicked(r.counter("tutti_kicked_total", "Connections closed by the HTTP API")) {}
+
+metrics::Counter& ServerMetrics::errorFor(int code) {
+  return registry.counter("tutti_errors_total", "Error replies sent, by code", {{"code", std::to_string(code)}});
+}
+
+metrics::Counter& ServerMetrics::authFailure(int code) {
+  return registry.counter("tutti_auth_failures_total", "Refused connects, by reason",
+                          {{"reason", std::string(auth::failureReason(code))}});
+}
+
+namespace {
+
+class WorkerExecutor final : public broker::Executor {
+ public:
+  explicit WorkerExecutor(net::Worker& w) : w_(w) {}
+  void post(std::function<void()> fn) override { w_.post(std::move(fn)); }
+
+ private:
+  net::Worker& w_;
+};
+
+Result<std::pair<std::string, uint16_t>> splitHostPort(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return makeError(1002, "server.listen must be host:port");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    return makeError(1002, "server.listen has a bad port");
+  }
+  if (port < 0 || port > 65535) return makeError(1002, "server.listen has a bad port");
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+sync::RoomPolicy policyOf(const RoomRule& r) {
+  sync::RoomPolicy p;
+  p.history_size = static_cast<size_t>(r.history_size);
+  p.history_ttl_us = r.history_ttl_s * 1'000'000;
+  p.presence = r.presence;
+  p.clients_may_publish = r.publish == "clients";
+  p.dedup_window_us = r.dedup_window_s * 1'000'000;
+  p.dedup_max_entries = static_cast<size_t>(r.dedup_max_entries);
+  p.idle_ttl_us = r.idle_ttl_s * 1'000'000;
+  return p;
+}
+
+class ServerImpl final : public Server, public net::HttpHandler {
+ public:
+  explicit ServerImpl(ServerConfig config) : ctx_(std::move(config), SystemClock::instance()), api_(ctx_) {}
+
+  ~ServerImpl() override { shutdown(); }
+
+  Result<void> init() {
+    auto& cfg = ctx_.config;
+    ctx_.metrics = std::make_unique<ServerMetrics>(ctx_.registry);
+    ctx_.started_us = ctx_.clock.wallUs();
+
+    // Token verifier: needed whenever tokens may be presented.
+    const auto alg = auth::parseAlg(cfg.auth.algorithm);
+    auth::VerifierConfig vc;
+    vc.alg = *alg;
+    vc.leeway_s = cfg.auth.leeway_s;
+    vc.secret = cfg.auth.secret;
+    if (!cfg.auth.public_key_file.empty()) {
+      std::ifstream in(cfg.auth.public_key_file);
+      if (!in) return makeError(1002, "cannot read auth.public_key_file " + cfg.auth.public_key_file);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      vc.public_key_pem = ss.str();
+    }
+    const bool has_key = (*alg == auth::Alg::kHS256) ? !vc.secret.empty() : !vc.public_key_pem.empty();
+    if (has_key) {
+      auto v = auth::JwtVerifier::create(vc);
+      if (!v) return makeError(1002, "auth: " + v.error().message);
+      ctx_.verifier = std::move(v.value());
+    } else if (!cfg.auth.anonymous) {
+      return makeError(1002, "auth: anonymous is off but no secret/public_key_file is configured");
+    }
+
+    size_t n = cfg.server.workers > 0 ? static_cast<size_t>(cfg.server.workers)
+                                      : std::max(1u, std::thread::hardware_concurrency());
+    for (size_t i = 0; i < n; ++i) {
+      workers_.push_back(std::make_unique<net::Worker>(i));
+      hubs_.push_back(std::make_unique<WorkerHub>(i));
+      executors_.push_back(std::make_unique<WorkerExecutor>(*workers_.back()));
+      ctx_.hubs.push_back(hubs_.back().get());
+      ctx_.executors.push_back(executors_.back().get());
+    }
+    std::vector<broker::Executor*> ex;
+    std::vector<broker::WorkerSink*> sinks;
+    for (size_t i = 0; i < n; ++i) {
+      ex.push_back(executors_[i].get());
+      sinks.push_back(hubs_[i].get());
+    }
+    auto* cfgp = &ctx_.config;
+    auto broker = std::make_unique<broker::EmbeddedBroker>(
+        ex, sinks, [cfgp](const std::string& room) { return policyOf(cfgp->ruleFor(room)); }, ctx_.clock);
+    ctx_.broker = std::move(broker);
+    ctx_.registry.gauge("tutti_workers", "Worker threads").set(static_cast<int64_t>(n));
+    auto& rooms_gauge = ctx_.registry.gauge("tutti_rooms", "Rooms held by this node");
+    for (size_t i = 0; i < n; ++i) {
+      workers_[i]->every(1000, [this, i, &rooms_gauge] {
+        ctx_.broker->tick(i);
+        if (i == 0) ctx_.broker->rooms(0, [&rooms_gauge](std::vector<broker::RoomInfo> r) {
+          rooms_gauge.set(static_cast<int64_t>(r.size()));
+        });
+      });
+      workers_[i]->start();
+    }
+
+    auto hp = splitHostPort(cfg.server.listen);
+    if (!hp) return hp.error();
+    net::TransportLimits lim;
+    lim.max_frame_bytes = cfg.limits.max_frame_bytes;
+    lim.max_body_bytes = cfg.limits.max_frame_bytes;
+    lim.outgoing_buffer_bytes = cfg.limits.outgoing_buffer_bytes;
+    lim.idle_timeout_ms = cfg.limits.idle_timeout_ms;
+    lim.connect_timeout_ms = cfg.limits.connect_timeout_ms;
+    auto& r = ctx_.registry;
+    net::TransportMetrics tm{
+        &r.counter("tutti_bytes_in_total", "Bytes received on WebSocket connections"),
+        &r.counter("tutti_bytes_out_total", "Bytes sent (WebSocket and HTTP)"),
+        &r.counter("tutti_frames_in_total", "WebSocket frames received"),
+        &r.counter("tutti_ws_writes_total", "WebSocket writes (each carries one or more messages)"),
+        &r.counter("tutti_messages_out_total", "Messages written to WebSocket clients (replies and pushes)"),
+        &r.counter("tutti_slow_consumers_total", "Connections cut because their outgoing queue passed the limit"),
+        &r.counter("tutti_frames_too_large_total", "Incoming frames above max_frame_bytes (closed with 1009)"),
+        &r.counter("tutti_drops_total", "Frames dropped because their connection was closing"),
+        &r.counter("tutti_connect_timeouts_total", "Connections closed for not sending connect in time"),
+        &r.histogram("tutti_publish_to_write_seconds",
+                     "From a publication's sequencing to the start of its socket write (oldest in each write)",
+                     metrics::latencyBucketsSeconds()),
+    };
+    std::vector<net::Worker*> ws;
+    for (auto& w : workers_) ws.push_back(w.get());
+    auto l = net::Listener::start(hp->first, hp->second, ws, *this, lim, tm);
+    if (!l) return l.error();
+    listener_ = std::move(l.value());
+    return {};
+  }
+
+  uint16_t port() const override { return listener_->port(); }
+
+  void shutdown() override {
+    if (shut_down_) return;
+    shut_down_ = true;
+    ctx_.draining = true;
+    if (listener_) listener_->stop();
+    for (size_t w = 0; w < workers_.size(); ++w)
+      workers_[w]->post([this, w] {
+        std::vector<Connection*> all(ctx_.hubs[w]->connections().begin(), ctx_.hubs[w]->connections().end());
+        for (Connection* c : all) c->closeWith(code::kCloseShutdown, "server shutdown");
+      });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ctx_.config.server.shutdown_grace_ms);
+    while (ctx_.metrics && ctx_.metrics->connections.value() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (auto& w : workers_) w->stop();
+    log::info("stopped", {{"open_connections", std::to_string(ctx_.metrics ? ctx_.metrics->connections.value() : 0)}});
+  }
+
+  // net::HttpHandler
+  void handle(net::HttpRequest req, size_t worker, net::HttpReply reply) override {
+    api_.handle(std::move(req), worker, std::move(reply));
+  }
+
+  std::shared_ptr<net::WsHandler> upgrade(const net::HttpRequest& req, size_t worker) override {
+    if (req.path != "/ws") return nullptr;
+    return std::make_shared<Connection>(ctx_, *ctx_.hubs[worker]);
+  }
+
+ private:
+  ServerContext ctx_;
+  Api api_;
+  std::vector<std::unique_ptr<net::Worker>> workers_;
+  std::vector<std::unique_ptr<WorkerHub>> hubs_;
+  std::vector<std::unique_ptr<WorkerExecutor>> executors_;
+  std::unique_ptr<net::Listener> listener_;
+  bool shut_down_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
+  auto s = std::make_unique<ServerImpl>(std::move(config));
+  if (auto r = s->init(); !r) return r.error();
+  return std::unique_ptr<Server>(std::move(s));
+}
+
+}  // namespace tutti::server
