@@ -352,7 +352,8 @@ class ListenerImpl final : public Listener {
  public:
   ListenerImpl(std::vector<Worker*> workers, HttpHandler& handler, TransportLimits limits, TransportMetrics metrics)
       : workers_(std::move(workers)), handler_(handler), limits_(limits), m_(metrics),
-        acceptor_(workers_[0]->context()) {}
+        acceptor_(workers_[0]->context()),
+        retry_(workers_[0]->context()) {}
 
   Result<void> bind(const std::string& host, uint16_t port) {
     error_code ec;
@@ -378,6 +379,7 @@ class ListenerImpl final : public Listener {
       stopped_ = true;
       error_code ec;
       acceptor_.close(ec);
+      retry_.cancel();
       done.set_value();
     });
     f.wait();
@@ -390,8 +392,14 @@ class ListenerImpl final : public Listener {
     acceptor_.async_accept(workers_[w]->context(), [this, w](error_code ec, tcp::socket socket) {
       if (stopped_) return;
       if (ec) {
-        // EMFILE and friends: keep serving the connections we have.
+        // EMFILE and friends: keep serving the connections we have, and
+        // retry a little later instead of spinning.
         log::warn("accept failed", {{"error", ec.message()}});
+        retry_.expires_after(std::chrono::milliseconds(50));
+        retry_.async_wait([this](error_code e) {
+          if (!e) doAccept();
+        });
+        return;
       } else {
         error_code ig;
         socket.set_option(tcp::no_delay(true), ig);
@@ -408,6 +416,7 @@ class ListenerImpl final : public Listener {
   TransportLimits limits_;
   TransportMetrics m_;
   tcp::acceptor acceptor_;
+  asio::steady_timer retry_;
   uint16_t port_ = 0;
   size_t next_ = 0;
   bool stopped_ = false;

@@ -73,6 +73,14 @@ void Connection::onClosed(int code) {
   log::debug("connection closed", {{"session", session_}, {"code", std::to_string(code)}});
 }
 
+void Connection::checkTokenExpiry(int64_t now_s) {
+  if (token_exp_s_ != 0 && now_s >= token_exp_s_ && conn_) {
+    ctx_.metrics->authFailure(code::kTokenExpired).inc();
+    token_exp_s_ = 0;
+    closeWith(code::kCloseTokenExpired, "token expired");
+  }
+}
+
 void Connection::closeWith(int code, const std::string& reason) {
   if (!conn_) return;
   send(protocol::encodeDisconnect(code, reason));
@@ -178,6 +186,7 @@ void Connection::onConnect(uint64_t id, protocol::ConnectParams& p) {
                                       : closeWith(code::kCloseBadToken, "bad token");
     }
     anonymous_ = false;
+    token_exp_s_ = claims->exp + auth.leeway_s;
     user_ = claims->sub;
     may_subscribe_ = std::move(claims->subscribe);
     may_publish_ = std::move(claims->publish);

@@ -35,6 +35,9 @@ class Connection final : public net::WsHandler, public std::enable_shared_from_t
   // Server-initiated close (API disconnect, shutdown).
   void closeWith(int code, const std::string& reason);
 
+  // Closes with 4004 once the connect token has expired (called each second).
+  void checkTokenExpiry(int64_t now_s);
+
   const std::string& user() const { return user_; }
   const std::string& session() const { return session_; }
 
@@ -59,6 +62,7 @@ class Connection final : public net::WsHandler, public std::enable_shared_from_t
   bool counted_ip_ = false;
   bool connected_ = false;
   bool anonymous_ = true;
+  int64_t token_exp_s_ = 0;  // 0: no token
   std::string user_;
   std::string session_;
   std::string client_;

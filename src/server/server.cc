@@ -137,6 +137,9 @@ class ServerImpl final : public Server, public net::HttpHandler {
     for (size_t i = 0; i < n; ++i) {
       workers_[i]->every(1000, [this, i, &rooms_gauge] {
         ctx_.broker->tick(i);
+        const int64_t now_s = ctx_.clock.wallUs() / 1'000'000;
+        std::vector<Connection*> all(ctx_.hubs[i]->connections().begin(), ctx_.hubs[i]->connections().end());
+        for (Connection* c : all) c->checkTokenExpiry(now_s);
         if (i == 0) ctx_.broker->rooms(0, [&rooms_gauge](std::vector<broker::RoomInfo> r) {
           rooms_gauge.set(static_cast<int64_t>(r.size()));
         });

@@ -291,3 +291,18 @@ TEST(Connection, ClosingBalancesTheBrokersSubscriberCount) {
   EXPECT_EQ(rooms[0].subscribers, 0u);
   EXPECT_EQ(rooms[0].presence, 0u);
 }
+
+TEST(Connection, ClosesWithTokenExpiredOnceTheTokenRunsOut) {
+  Fixture f("[auth]\nsecret = \"0123456789abcdef0123456789abcdef\"\nleeway_s = 0\n");
+  auth::Claims claims;
+  claims.sub = "bob";
+  claims.exp = f.clock.wallUs() / 1'000'000 + 10;
+  auto token = *auth::sign(claims, auth::Alg::kHS256, "0123456789abcdef0123456789abcdef");
+  FakeWs ws;
+  auto c = f.open(ws);
+  c->onText(R"({"id":1,"method":"connect","params":{"token":")" + token + R"("}})");
+  c->checkTokenExpiry(claims.exp - 1);
+  EXPECT_EQ(ws.closed_code, 0);
+  c->checkTokenExpiry(claims.exp);
+  EXPECT_EQ(ws.closed_code, code::kCloseTokenExpired);
+}
