@@ -1,0 +1,182 @@
+#pragma once
+// The C++ client of docs/protocol.md: one WebSocket connection to a Tutti
+// server, kept alive across failures, with rooms that survive reconnects
+// without gap or duplicate.
+//
+// Threads. A Client owns one I/O thread (an Asio io_context running a Beast
+// WebSocket client). Every public method is thread-safe: it posts its work to
+// that thread and returns at once (request/response calls return a
+// std::future). Every callback (handlers, listeners) runs ON THE I/O THREAD:
+// keep them short, never block in them, and never wait on a future of this
+// Client from inside one (the reply could only arrive through the thread you
+// are blocking). Calling the Client's methods from a callback is fine.
+//
+// Reconnects. When the connection drops, the client reconnects with
+// exponential backoff and jitter (see Backoff) unless the close code says not
+// to (tutti::code::shouldReconnect; 4004 "token expired" only with a
+// token_provider). After each reconnect it resubscribes every room with
+// `recover` from the last publication delivered, and resends the publishes
+// not yet acknowledged with their client_msg_id, so the server recognises
+// them (every publish gets an SDK-generated client_msg_id unless the caller
+// gives one or turns auto_client_msg_id off).
+//
+// Delivery. Per room, publications reach on_publication exactly once and in
+// offset order: duplicates (offset <= last) are dropped; a jump (offset >
+// last + 1, or a new epoch) triggers a recovery (unsubscribe + subscribe with
+// `recover`), whose outcome is reported through on_subscribed (recovered
+// true, or false with a reason: then the application must reload its state).
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "tutti/core/result.h"
+#include "tutti/sdk/types.h"
+
+namespace tutti::sdk {
+
+enum class State {
+  kIdle,           // constructed, start()/connect() not called yet
+  kConnecting,     // TCP + WebSocket handshake + connect command in progress
+  kConnected,      // connect reply received; commands flow
+  kReconnectWait,  // connection lost; waiting for the backoff delay
+  kClosed,         // for good: close() was called or the server said not to come back
+};
+const char* stateName(State s);
+
+struct StateChange {
+  State state = State::kIdle;
+  // For transitions out of kConnected (and out of a kConnecting attempt the
+  // server closed): why the connection ended.
+  CloseInfo close;
+};
+
+struct ClientOptions {
+  // ws://HOST:PORT/PATH (wss:// is not supported yet).
+  std::string url;
+  // Token for the connect command; empty = anonymous. If token_provider is
+  // set it is called (on the I/O thread) before every connection attempt and
+  // its result is used instead.
+  std::string token;
+  std::function<std::string()> token_provider;
+  std::string name = "tutti-cpp-sdk/0.1.0";
+  // Stable client instance id (publish de-duplication is keyed on it); empty
+  // = a random 16-hex-digit id, kept for the Client's lifetime.
+  std::string client_id;
+
+  // Reconnect backoff bounds (see Backoff).
+  int64_t backoff_min_ms = 100;
+  int64_t backoff_max_ms = 5000;
+  bool reconnect = true;
+  // One connection attempt (TCP, WebSocket handshake, connect reply).
+  int64_t connect_timeout_ms = 5000;
+  // Deadline of publish / presence / ping / unsubscribe futures, and of the
+  // first reply of subscribe. Counted from the call, across reconnects.
+  int64_t request_timeout_ms = 5000;
+  // Give every publish without a client_msg_id one of its own ("<client_id>-<n>")
+  // so a resend after a reconnect cannot publish it twice.
+  bool auto_client_msg_id = true;
+
+  // Listeners (on the I/O thread).
+  std::function<void(const StateChange&)> on_state;
+  std::function<void(const ConnectInfo&)> on_connected;
+  // Errors not tied to a call: error replies with id 0, connect refusals,
+  // malformed server lines.
+  std::function<void(const Error&)> on_error;
+};
+
+struct SubscriptionHandlers {
+  std::function<void(const Publication&)> on_publication;
+  // Every subscribe reply: the first, and each automatic resubscribe (after a
+  // reconnect or a gap) with its recovery outcome.
+  std::function<void(const SubscribeResult&)> on_subscribed;
+  // Presence events; only with SubscribeOptions::presence.
+  std::function<void(const PresenceClient&)> on_join;
+  std::function<void(const PresenceClient&)> on_leave;
+  // The server refused the subscription (also on a resubscribe); the room is
+  // then dropped from this client.
+  std::function<void(const Error&)> on_error;
+};
+
+struct SubscribeOptions {
+  bool presence = false;
+  // Start from this position (the application kept it from an earlier
+  // session): the first subscribe carries `recover`.
+  std::optional<Position> recover;
+};
+
+// Monotonic counters, for tests and dashboards.
+struct Counters {
+  uint64_t connects = 0;             // successful connect replies
+  uint64_t reconnects = 0;           // successful connects after the first
+  uint64_t gaps_detected = 0;        // jumps on a live stream that triggered a recovery
+  uint64_t recoveries_ok = 0;        // subscribe replies with recovered: true
+  uint64_t recoveries_failed = 0;    // ... with recovered: false
+  uint64_t publications_received = 0;  // delivered to on_publication
+  uint64_t duplicates_dropped = 0;
+  uint64_t publishes_resent = 0;     // publishes sent again after a reconnect
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+  // Closes (as close()) and joins the I/O thread. Must not run on the I/O
+  // thread (i.e. do not destroy a Client from its own callback).
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Starts connecting (idempotent). The future resolves with the first
+  // successful connect reply, with the server's error if it refuses the
+  // connect command (e.g. 1104 bad signature), or with kTimeout after
+  // connect_timeout_ms (the client keeps trying in the background).
+  std::future<Result<ConnectInfo>> connect();
+
+  // Subscribes `room` (sent now, or as soon as connected). The future resolves
+  // with the first subscribe reply or error, after on_subscribed / on_error
+  // has run for it (kTimeout after request_timeout_ms;
+  // the subscription then stays registered and keeps being retried). Error
+  // code::kAlreadySubscribed if this client already has the room.
+  std::future<Result<SubscribeResult>> subscribe(const std::string& room,
+                                                 SubscriptionHandlers handlers,
+                                                 SubscribeOptions options = {});
+  std::future<Result<void>> unsubscribe(const std::string& room);
+
+  // `data_json`: any JSON text (re-serialised compactly). Resent after a
+  // reconnect until acknowledged or timed out (see the class comment).
+  std::future<Result<PublishAck>> publish(const std::string& room, std::string_view data_json,
+                                          std::string client_msg_id = {});
+  std::future<Result<PresenceResult>> presence(const std::string& room);
+  // Application-level round trip; the value is the server's time (UTC us).
+  std::future<Result<int64_t>> ping();
+
+  // Clean close (code 1000), no reconnect; pending calls fail with
+  // kDisconnected. Blocks until the close handshake ends (at most about a
+  // second) unless called on the I/O thread. Idempotent.
+  void close();
+
+  State state() const;
+  // Blocks until state() == s or timeout; true if reached.
+  bool waitForState(State s, int64_t timeout_ms) const;
+  // The close code and reason of the last connection that ended (0 if none yet).
+  CloseInfo lastClose() const;
+  // The latest connect reply (nullopt before the first).
+  std::optional<ConnectInfo> connectInfo() const;
+  // Last position delivered in a room (nullopt if unknown / not subscribed).
+  std::optional<Position> position(const std::string& room) const;
+  Counters counters() const;
+  const std::string& clientId() const;
+
+  // Test hook: drops the TCP connection abruptly (RST, no close frame), as a
+  // network failure would. The client then reconnects and recovers.
+  void testDropConnection();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tutti::sdk

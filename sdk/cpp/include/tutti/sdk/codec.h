@@ -1,0 +1,97 @@
+#pragma once
+// The SDK's side of docs/protocol.md: encodes commands and decodes replies and
+// pushes. Pure functions on strings (Boost.JSON, no I/O), so they are unit
+// tested on their own (sdk/cpp/test/codec_test.cc). Client uses them on its
+// I/O thread; they are safe to call from any thread.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "tutti/core/result.h"
+#include "tutti/sdk/types.h"
+
+namespace tutti::sdk::codec {
+
+// --- framing: a frame holds one or more JSON texts separated by '\n'.
+
+// The non-empty lines of a frame (a trailing '\r' is not stripped: JSON
+// allows none). Views point into `frame`.
+std::vector<std::string_view> splitLines(std::string_view frame);
+
+// Joins encoded commands into one frame.
+std::string joinLines(const std::vector<std::string>& lines);
+
+// --- commands. `id` 0 means "no reply wanted".
+
+std::string encodeConnect(uint64_t id, std::string_view token, std::string_view name,
+                          std::string_view client);
+std::string encodeSubscribe(uint64_t id, std::string_view room,
+                            const std::optional<Position>& recover, bool presence);
+std::string encodeUnsubscribe(uint64_t id, std::string_view room);
+// `data_json` must already be compact JSON (see compactJson): it is spliced in
+// verbatim so a large payload is not parsed twice.
+std::string encodePublish(uint64_t id, std::string_view room, std::string_view data_json,
+                          std::string_view client_msg_id);
+std::string encodePresence(uint64_t id, std::string_view room);
+std::string encodePing(uint64_t id);
+
+// Parses any JSON text and re-serialises it compactly (so it holds no raw
+// newline and can go into a frame). kInvalidArgument if it is not JSON.
+Result<std::string> compactJson(std::string_view json_text);
+
+// --- incoming
+
+enum class Kind {
+  kReply,        // {"id":N,"result":...} or {"id":N,"error":...}
+  kPub,          // {"push":"pub",...}
+  kJoin,         // {"push":"join",...}
+  kLeave,        // {"push":"leave",...}
+  kDisconnect,   // {"push":"disconnect","code":C,"reason":"..."}
+  kUnknownPush,  // a push kind this SDK does not know: ignore (protocol.md "Versioning")
+  kInvalid,      // not JSON, not an object, or a field of the wrong type
+};
+
+struct Incoming {
+  Kind kind = Kind::kInvalid;
+  // kReply
+  uint64_t id = 0;
+  std::optional<Error> error;  // set for an error reply
+  boost::json::value result;   // the "result" of a successful reply
+  // kPub
+  Publication pub;
+  // kJoin / kLeave
+  std::string room;
+  PresenceClient client;
+  // kDisconnect
+  CloseInfo disconnect;
+  // kInvalid: what was wrong (for logs)
+  std::string problem;
+};
+
+Incoming decodeLine(std::string_view line);
+
+// Typed views of a successful reply's "result". Absent fields take their
+// default; a field of the wrong type yields code::kBadRequest.
+Result<ConnectInfo> decodeConnectResult(const boost::json::value& result);
+Result<SubscribeResult> decodeSubscribeResult(const boost::json::value& result);
+Result<PublishAck> decodePublishAck(const boost::json::value& result);
+Result<PresenceResult> decodePresenceResult(const boost::json::value& result);
+// The ping reply's server_time_us.
+Result<int64_t> decodePingResult(const boost::json::value& result);
+
+// --- stream bookkeeping
+
+// What to do with a publication given the last position delivered in its room.
+enum class Verdict {
+  kDeliver,    // same epoch, offset == last + 1
+  kDuplicate,  // same epoch, offset <= last: already delivered, drop it
+  kGap,        // offset > last + 1, or another epoch: something was missed, recover
+};
+Verdict classify(const Position& last, std::string_view epoch, uint64_t offset);
+
+}  // namespace tutti::sdk::codec

@@ -1,0 +1,924 @@
+// The only translation unit of the SDK that includes Asio and Beast (they cost
+// ~18 s of compile time each): everything else talks to Client::Impl.
+
+#include "tutti/sdk/client.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "tutti/protocol/codes.h"
+#include "tutti/sdk/backoff.h"
+#include "tutti/sdk/codec.h"
+
+namespace tutti::sdk {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+const char* stateName(State s) {
+  switch (s) {
+    case State::kIdle: return "idle";
+    case State::kConnecting: return "connecting";
+    case State::kConnected: return "connected";
+    case State::kReconnectWait: return "reconnect_wait";
+    case State::kClosed: return "closed";
+  }
+  return "?";
+}
+
+namespace {
+
+// RFC 6455: 1005 "no status received", 1006 "abnormal closure" (never sent on
+// the wire; used locally when the transport failed without a close frame).
+constexpr int kCloseNoStatus = 1005;
+constexpr int kCloseAbnormal = 1006;
+// Largest incoming frame we accept: the server packs many pushes per frame.
+constexpr size_t kReadMessageMax = 64 * 1024 * 1024;
+constexpr auto kSweepPeriod = std::chrono::milliseconds(20);
+
+struct ParsedUrl {
+  std::string host;
+  std::string port;
+  std::string target;
+};
+
+Result<ParsedUrl> parseUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "ws://";
+  if (url.substr(0, kScheme.size()) != kScheme)
+    return makeError(kInvalidArgument, "url must start with ws:// (wss:// is not supported yet)");
+  url.remove_prefix(kScheme.size());
+  size_t slash = url.find('/');
+  std::string_view authority = url.substr(0, slash);
+  ParsedUrl out;
+  out.target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+  size_t colon = authority.rfind(':');
+  if (authority.empty() || authority.front() == '[')
+    return makeError(kInvalidArgument, "url: bad host (IPv6 literals are not supported yet)");
+  if (colon == std::string_view::npos) {
+    out.host = std::string(authority);
+    out.port = "80";
+  } else {
+    out.host = std::string(authority.substr(0, colon));
+    out.port = std::string(authority.substr(colon + 1));
+  }
+  if (out.host.empty() || out.port.empty()) return makeError(kInvalidArgument, "url: bad host or port");
+  return out;
+}
+
+std::string randomHex(size_t n) {
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(n, '0');
+  for (char& c : s) c = kHex[rng() & 15];
+  return s;
+}
+
+template <typename T>
+std::future<Result<T>> readyFuture(Result<T> r) {
+  std::promise<Result<T>> p;
+  p.set_value(std::move(r));
+  return p.get_future();
+}
+
+// One WebSocket connection attempt and its life. Replaced (never reused) on
+// reconnect; handlers hold a shared_ptr and ignore themselves once it is no
+// longer Impl::conn_.
+struct Conn {
+  explicit Conn(asio::io_context& ioc) : ws(ioc) {}
+  websocket::stream<beast::tcp_stream> ws;
+  beast::flat_buffer rbuf;
+  std::deque<std::string> outq;  // encoded commands, one JSON text each
+  std::string wbuf;              // the frame being written (one write in flight)
+  bool writing = false;
+  bool open = false;     // WebSocket handshake done
+  bool closing = false;  // async_close started: no more writes
+  SteadyClock::time_point deadline;  // of the attempt, until the connect reply
+  std::optional<CloseInfo> disconnect_push;
+};
+
+enum class OpType { kPublish, kPresence, kPing, kUnsubscribe };
+
+// A call waiting for its reply. Kept across reconnects (and resent) until it
+// is answered or times out, except unsubscribe (a lost connection has
+// unsubscribed everything anyway).
+struct Op {
+  OpType type = OpType::kPing;
+  std::string room;
+  std::string data;  // publish: compact JSON
+  std::string client_msg_id;
+  SteadyClock::time_point deadline;
+  bool sent_before = false;
+  uint64_t req_id = 0;  // id on the current connection; 0 = not sent on it
+  std::variant<std::promise<Result<PublishAck>>, std::promise<Result<PresenceResult>>,
+               std::promise<Result<int64_t>>, std::promise<Result<void>>>
+      promise;
+
+  void fail(const Error& e) {
+    std::visit([&](auto& p) { p.set_value(e); }, promise);
+  }
+};
+
+struct Sub {
+  SubscriptionHandlers handlers;
+  bool presence = false;
+  // The last publication delivered (or the application's starting point);
+  // nullopt until the first subscribe reply.
+  std::optional<Position> pos;
+  enum class Phase { kWaiting, kSubscribing, kLive } phase = Phase::kWaiting;
+  uint64_t req_id = 0;
+  bool sent_recover = false;
+  std::optional<std::promise<Result<SubscribeResult>>> first;  // the subscribe() future
+  SteadyClock::time_point first_deadline;
+};
+
+enum class InflightKind { kConnect, kOp, kSubscribe, kInternalUnsubscribe };
+struct Inflight {
+  InflightKind kind = InflightKind::kOp;
+  uint64_t op_seq = 0;
+  std::string room;
+};
+
+struct ConnectWaiter {
+  std::promise<Result<ConnectInfo>> promise;
+  SteadyClock::time_point deadline;
+};
+
+}  // namespace
+
+class Client::Impl {
+ public:
+  explicit Impl(ClientOptions options)
+      : opts_(std::move(options)),
+        work_(asio::make_work_guard(ioc_)),
+        resolver_(ioc_),
+        reconnect_timer_(ioc_),
+        sweep_timer_(ioc_),
+        backoff_(opts_.backoff_min_ms, opts_.backoff_max_ms, std::random_device{}()) {
+    if (opts_.client_id.empty()) opts_.client_id = randomHex(16);
+    if (auto u = parseUrl(opts_.url)) {
+      url_ = std::move(*u);
+    } else {
+      url_error_ = u.error();
+    }
+    thread_ = std::thread([this] {
+      // A callback that throws must not take the I/O thread down with it.
+      for (;;) {
+        try {
+          ioc_.run();
+          break;
+        } catch (...) {
+        }
+      }
+    });
+  }
+
+  ~Impl() {
+    close();
+    work_.reset();
+    ioc_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  bool onIoThread() const { return std::this_thread::get_id() == thread_.get_id(); }
+
+  template <typename F>
+  void post(F&& f) {
+    asio::post(ioc_, std::forward<F>(f));
+  }
+
+  // ---- public calls (any thread) ----
+
+  std::future<Result<ConnectInfo>> connect() {
+    std::promise<Result<ConnectInfo>> p;
+    auto f = p.get_future();
+    post([this, p = std::move(p)]() mutable {
+      if (closing_) return p.set_value(closedError());
+      if (stateNow() == State::kConnected && info_) return p.set_value(*info_);
+      connect_waiters_.push_back(
+          {std::move(p), SteadyClock::now() + std::chrono::milliseconds(opts_.connect_timeout_ms)});
+      startIfIdle();
+    });
+    return f;
+  }
+
+  std::future<Result<SubscribeResult>> subscribe(const std::string& room, SubscriptionHandlers h,
+                                                 SubscribeOptions o) {
+    std::promise<Result<SubscribeResult>> p;
+    auto f = p.get_future();
+    post([this, room, h = std::move(h), o = std::move(o), p = std::move(p)]() mutable {
+      if (closing_) return p.set_value(closedError());
+      if (subs_.count(room) != 0)
+        return p.set_value(makeError(code::kAlreadySubscribed, "already subscribed to " + room));
+      Sub s;
+      s.handlers = std::move(h);
+      s.presence = o.presence;
+      s.pos = std::move(o.recover);
+      s.first = std::move(p);
+      s.first_deadline = SteadyClock::now() + std::chrono::milliseconds(opts_.request_timeout_ms);
+      Sub& ref = subs_[room] = std::move(s);
+      startIfIdle();
+      if (connectedConn()) {
+        sendSubscribe(room, ref);
+        flush(conn_);
+      }
+    });
+    return f;
+  }
+
+  std::future<Result<void>> unsubscribe(const std::string& room) {
+    std::promise<Result<void>> p;
+    auto f = p.get_future();
+    post([this, room, p = std::move(p)]() mutable {
+      auto it = subs_.find(room);
+      if (it == subs_.end()) return p.set_value(makeError(code::kNotSubscribed, "not subscribed to " + room));
+      if (it->second.first)
+        it->second.first->set_value(makeError(code::kNotSubscribed, "unsubscribed before the reply"));
+      subs_.erase(it);
+      {
+        std::lock_guard lock(mu_);
+        positions_.erase(room);
+      }
+      if (!connectedConn()) return p.set_value(Result<void>());
+      Op op;
+      op.type = OpType::kUnsubscribe;
+      op.room = room;
+      op.promise = std::move(p);
+      addOp(std::move(op));
+    });
+    return f;
+  }
+
+  std::future<Result<PublishAck>> publish(const std::string& room, std::string_view data_json,
+                                          std::string client_msg_id) {
+    auto data = codec::compactJson(data_json);  // on the caller's thread
+    if (!data) return readyFuture<PublishAck>(data.error());
+    std::promise<Result<PublishAck>> p;
+    auto f = p.get_future();
+    post([this, room, data = std::move(*data), id = std::move(client_msg_id),
+          p = std::move(p)]() mutable {
+      if (closing_) return p.set_value(closedError());
+      Op op;
+      op.type = OpType::kPublish;
+      op.room = room;
+      op.data = std::move(data);
+      op.client_msg_id = std::move(id);
+      if (op.client_msg_id.empty() && opts_.auto_client_msg_id)
+        op.client_msg_id = opts_.client_id + "-" + std::to_string(next_msg_id_++);
+      op.promise = std::move(p);
+      addOp(std::move(op));
+    });
+    return f;
+  }
+
+  std::future<Result<PresenceResult>> presence(const std::string& room) {
+    std::promise<Result<PresenceResult>> p;
+    auto f = p.get_future();
+    post([this, room, p = std::move(p)]() mutable {
+      if (closing_) return p.set_value(closedError());
+      Op op;
+      op.type = OpType::kPresence;
+      op.room = room;
+      op.promise = std::move(p);
+      addOp(std::move(op));
+    });
+    return f;
+  }
+
+  std::future<Result<int64_t>> ping() {
+    std::promise<Result<int64_t>> p;
+    auto f = p.get_future();
+    post([this, p = std::move(p)]() mutable {
+      if (closing_) return p.set_value(closedError());
+      Op op;
+      op.type = OpType::kPing;
+      op.promise = std::move(p);
+      addOp(std::move(op));
+    });
+    return f;
+  }
+
+  void close() {
+    auto done = std::make_shared<std::promise<void>>();
+    auto f = done->get_future();
+    post([this, done] { doClose(done); });
+    if (onIoThread()) return;
+    // Bounded: the close handshake has its own timeout (connect_timeout_ms).
+    f.wait_for(std::chrono::milliseconds(opts_.connect_timeout_ms + 1000));
+  }
+
+  void testDropConnection() {
+    post([this] {
+      if (!conn_) return;
+      beast::error_code ec;
+      auto& sock = beast::get_lowest_layer(conn_->ws).socket();
+      sock.set_option(asio::socket_base::linger(true, 0), ec);  // RST, no FIN, no close frame
+      lost(conn_, CloseInfo{kCloseAbnormal, "dropped by testDropConnection"});
+    });
+  }
+
+  State stateNow() const {
+    std::lock_guard lock(mu_);
+    return state_;
+  }
+
+  bool waitForState(State s, int64_t timeout_ms) const {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return state_ == s; });
+  }
+
+  CloseInfo lastClose() const {
+    std::lock_guard lock(mu_);
+    return last_close_;
+  }
+
+  std::optional<ConnectInfo> connectInfo() const {
+    std::lock_guard lock(mu_);
+    return info_;
+  }
+
+  std::optional<Position> position(const std::string& room) const {
+    std::lock_guard lock(mu_);
+    auto it = positions_.find(room);
+    if (it == positions_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  Counters counters() const {
+    Counters c;
+    c.connects = connects_.load();
+    c.reconnects = reconnects_.load();
+    c.gaps_detected = gaps_.load();
+    c.recoveries_ok = recoveries_ok_.load();
+    c.recoveries_failed = recoveries_failed_.load();
+    c.publications_received = received_.load();
+    c.duplicates_dropped = duplicates_.load();
+    c.publishes_resent = resent_.load();
+    return c;
+  }
+
+  const std::string& clientId() const { return opts_.client_id; }
+
+ private:
+  // ---- everything below runs on the I/O thread ----
+
+  Error closedError() const {
+    CloseInfo c = lastClose();
+    std::string msg = "client closed";
+    if (c.code != 0) msg += " (last close " + std::to_string(c.code) + " " + c.reason + ")";
+    return makeError(kDisconnected, std::move(msg));
+  }
+
+  void setState(State s, const CloseInfo& close) {
+    {
+      std::lock_guard lock(mu_);
+      state_ = s;
+    }
+    cv_.notify_all();
+    if (opts_.on_state) opts_.on_state(StateChange{s, close});
+  }
+
+  Conn* connectedConn() {
+    return conn_ && stateNow() == State::kConnected ? conn_.get() : nullptr;
+  }
+
+  void startIfIdle() {
+    if (started_ || closing_) return;
+    started_ = true;
+    sweep();
+    startAttempt();
+  }
+
+  void startAttempt() {
+    if (closing_) return;
+    if (url_error_) return terminal(CloseInfo{0, url_error_->message}, *url_error_);
+    setState(State::kConnecting, {});
+    auto c = std::make_shared<Conn>(ioc_);
+    c->deadline = SteadyClock::now() + std::chrono::milliseconds(opts_.connect_timeout_ms);
+    conn_ = c;
+    resolver_.async_resolve(url_.host, url_.port, [this, c](beast::error_code ec,
+                                                           tcp::resolver::results_type results) {
+      if (c != conn_) return;
+      if (ec) return lost(c, CloseInfo{kCloseAbnormal, "resolve: " + ec.message()});
+      beast::get_lowest_layer(c->ws).expires_after(std::chrono::milliseconds(opts_.connect_timeout_ms));
+      beast::get_lowest_layer(c->ws).async_connect(
+          results, [this, c](beast::error_code ec, const tcp::endpoint&) {
+            if (c != conn_) return;
+            if (ec) return lost(c, CloseInfo{kCloseAbnormal, "connect: " + ec.message()});
+            onTcpConnected(c);
+          });
+    });
+  }
+
+  void onTcpConnected(const std::shared_ptr<Conn>& c) {
+    beast::get_lowest_layer(c->ws).expires_never();
+    beast::error_code ignored;
+    beast::get_lowest_layer(c->ws).socket().set_option(tcp::no_delay(true), ignored);
+    websocket::stream_base::timeout t;
+    t.handshake_timeout = std::chrono::milliseconds(opts_.connect_timeout_ms);  // also bounds close
+    t.idle_timeout = websocket::stream_base::none();  // the server pings; ping() is ours
+    t.keep_alive_pings = false;
+    c->ws.set_option(t);
+    c->ws.read_message_max(kReadMessageMax);
+    c->ws.set_option(websocket::stream_base::decorator([name = opts_.name](websocket::request_type& req) {
+      req.set(beast::http::field::user_agent, name);
+    }));
+    c->ws.async_handshake(url_.host + ":" + url_.port, url_.target, [this, c](beast::error_code ec) {
+      if (c != conn_) return;
+      if (ec) return lost(c, CloseInfo{kCloseAbnormal, "handshake: " + ec.message()});
+      c->open = true;
+      readLoop(c);
+      // The token provider runs here, once per attempt, on the I/O thread.
+      std::string token = opts_.token_provider ? opts_.token_provider() : opts_.token;
+      uint64_t id = next_req_id_++;
+      inflight_[id] = Inflight{InflightKind::kConnect, 0, {}};
+      c->outq.push_back(codec::encodeConnect(id, token, opts_.name, opts_.client_id));
+      flush(c);
+    });
+  }
+
+  void readLoop(const std::shared_ptr<Conn>& c) {
+    c->ws.async_read(c->rbuf, [this, c](beast::error_code ec, size_t) {
+      if (c != conn_) return;
+      if (ec) {
+        CloseInfo ci;
+        const websocket::close_reason& r = c->ws.reason();
+        // A close frame that arrived counts even if the teardown after it failed.
+        if (ec == websocket::error::closed || r.code != websocket::close_code::none) {
+          ci.code = r.code == websocket::close_code::none ? kCloseNoStatus : static_cast<int>(r.code);
+          ci.reason = std::string(r.reason.data(), r.reason.size());
+        } else if (c->disconnect_push) {
+          ci = *c->disconnect_push;  // the server said why, then the transport ended
+        } else {
+          ci = CloseInfo{kCloseAbnormal, ec.message()};
+        }
+        return lost(c, ci);
+      }
+      auto data = c->rbuf.cdata();
+      onFrame(c, std::string_view(static_cast<const char*>(data.data()), data.size()));
+      c->rbuf.consume(c->rbuf.size());
+      if (c == conn_) readLoop(c);
+    });
+  }
+
+  void flush(const std::shared_ptr<Conn>& c) {
+    if (c->writing || c->closing || !c->open || c->outq.empty()) return;
+    // Pack queued commands into one frame, within the server's limits.
+    const bool connected = stateNow() == State::kConnected;
+    const size_t max_batch = connected ? static_cast<size_t>(std::max<int64_t>(1, limits_.max_batch)) : 1;
+    const size_t max_bytes = static_cast<size_t>(std::max<int64_t>(1024, limits_.max_frame_bytes));
+    c->wbuf.clear();
+    size_t n = 0;
+    while (!c->outq.empty() && n < max_batch) {
+      const std::string& cmd = c->outq.front();
+      if (n > 0 && c->wbuf.size() + 1 + cmd.size() > max_bytes) break;
+      if (n > 0) c->wbuf += '\n';
+      c->wbuf += cmd;
+      c->outq.pop_front();
+      ++n;
+    }
+    c->writing = true;
+    c->ws.text(true);
+    c->ws.async_write(asio::buffer(c->wbuf), [this, c](beast::error_code ec, size_t) {
+      c->writing = false;
+      if (c != conn_) return;
+      if (ec) return lost(c, CloseInfo{kCloseAbnormal, "write: " + ec.message()});
+      flush(c);
+    });
+  }
+
+  void onFrame(const std::shared_ptr<Conn>& c, std::string_view frame) {
+    for (std::string_view line : codec::splitLines(frame)) {
+      if (c != conn_) return;
+      codec::Incoming in = codec::decodeLine(line);
+      switch (in.kind) {
+        case codec::Kind::kReply: onReply(c, in); break;
+        case codec::Kind::kPub: onPub(in.pub); break;
+        case codec::Kind::kJoin:
+        case codec::Kind::kLeave: {
+          auto it = subs_.find(in.room);
+          if (it == subs_.end()) break;
+          auto& h = in.kind == codec::Kind::kJoin ? it->second.handlers.on_join : it->second.handlers.on_leave;
+          if (h) h(in.client);
+          break;
+        }
+        case codec::Kind::kDisconnect: c->disconnect_push = in.disconnect; break;
+        case codec::Kind::kUnknownPush: break;  // a newer server: ignore
+        case codec::Kind::kInvalid:
+          if (opts_.on_error) opts_.on_error(makeError(code::kBadRequest, "bad line from server: " + in.problem));
+          break;
+      }
+    }
+  }
+
+  void onReply(const std::shared_ptr<Conn>& c, codec::Incoming& in) {
+    if (in.id == 0) {
+      if (in.error && opts_.on_error) opts_.on_error(*in.error);
+      return;
+    }
+    auto it = inflight_.find(in.id);
+    if (it == inflight_.end()) return;
+    Inflight f = std::move(it->second);
+    inflight_.erase(it);
+    switch (f.kind) {
+      case InflightKind::kConnect: {
+        if (in.error) {
+          // The server closes next (4003 / 4004); lost() decides about reconnecting.
+          connect_error_ = *in.error;
+          if (opts_.on_error) opts_.on_error(*in.error);
+          resolveConnectWaiters(*in.error);
+          return;
+        }
+        auto info = codec::decodeConnectResult(in.result);
+        if (!info) {
+          if (opts_.on_error) opts_.on_error(info.error());
+          return lost(c, CloseInfo{kCloseAbnormal, "bad connect reply"});
+        }
+        return onConnected(c, std::move(*info));
+      }
+      case InflightKind::kOp: return onOpReply(f.op_seq, in);
+      case InflightKind::kSubscribe: return onSubscribeReply(f.room, in);
+      case InflightKind::kInternalUnsubscribe: return;  // 1201 is fine too
+    }
+  }
+
+  void onConnected(const std::shared_ptr<Conn>& c, ConnectInfo info) {
+    limits_ = info.limits;
+    {
+      std::lock_guard lock(mu_);
+      info_ = info;
+    }
+    if (connects_.fetch_add(1) > 0) reconnects_.fetch_add(1);
+    backoff_.reset();
+    connect_error_.reset();
+    setState(State::kConnected, {});
+    resolveConnectWaiters(info);
+    if (opts_.on_connected) opts_.on_connected(info);
+    if (c != conn_) return;  // a callback closed or dropped it
+    for (auto& [room, s] : subs_)
+      if (s.phase == Sub::Phase::kWaiting) sendSubscribe(room, s);
+    for (auto it = ops_.begin(); it != ops_.end();) {
+      if (it->second.req_id == 0 && !sendOp(it->first, it->second)) {
+        it = ops_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    flush(c);
+  }
+
+  void resolveConnectWaiters(const Result<ConnectInfo>& r) {
+    for (auto& w : connect_waiters_) w.promise.set_value(r);
+    connect_waiters_.clear();
+  }
+
+  void sendSubscribe(const std::string& room, Sub& s) {
+    uint64_t id = next_req_id_++;
+    s.req_id = id;
+    s.phase = Sub::Phase::kSubscribing;
+    s.sent_recover = s.pos.has_value();
+    inflight_[id] = Inflight{InflightKind::kSubscribe, 0, room};
+    conn_->outq.push_back(codec::encodeSubscribe(id, room, s.pos, s.presence));
+  }
+
+  void addOp(Op op) {
+    op.deadline = SteadyClock::now() + std::chrono::milliseconds(opts_.request_timeout_ms);
+    uint64_t seq = next_op_seq_++;
+    auto [it, inserted] = ops_.emplace(seq, std::move(op));
+    startIfIdle();
+    if (connectedConn()) {
+      if (!sendOp(seq, it->second)) ops_.erase(it);
+      flush(conn_);
+    }
+  }
+
+  // Queues an op on the current connection; false if it was failed instead.
+  bool sendOp(uint64_t seq, Op& op) {
+    uint64_t id = next_req_id_++;
+    std::string text;
+    switch (op.type) {
+      case OpType::kPublish: text = codec::encodePublish(id, op.room, op.data, op.client_msg_id); break;
+      case OpType::kPresence: text = codec::encodePresence(id, op.room); break;
+      case OpType::kPing: text = codec::encodePing(id); break;
+      case OpType::kUnsubscribe: text = codec::encodeUnsubscribe(id, op.room); break;
+    }
+    if (static_cast<int64_t>(text.size()) > limits_.max_frame_bytes) {
+      // The server would close the socket (1009) and a resend would loop.
+      op.fail(makeError(kInvalidArgument, "command of " + std::to_string(text.size()) +
+                                              " bytes is above max_frame_bytes"));
+      return false;
+    }
+    if (op.sent_before && op.type == OpType::kPublish) resent_.fetch_add(1);
+    op.sent_before = true;
+    op.req_id = id;
+    inflight_[id] = Inflight{InflightKind::kOp, seq, {}};
+    conn_->outq.push_back(std::move(text));
+    return true;
+  }
+
+  void onOpReply(uint64_t seq, const codec::Incoming& in) {
+    auto it = ops_.find(seq);
+    if (it == ops_.end() || it->second.req_id != in.id) return;  // timed out meanwhile
+    Op op = std::move(it->second);
+    ops_.erase(it);
+    if (in.error) return op.fail(*in.error);
+    switch (op.type) {
+      case OpType::kPublish:
+        std::get<std::promise<Result<PublishAck>>>(op.promise).set_value(codec::decodePublishAck(in.result));
+        break;
+      case OpType::kPresence:
+        std::get<std::promise<Result<PresenceResult>>>(op.promise)
+            .set_value(codec::decodePresenceResult(in.result));
+        break;
+      case OpType::kPing:
+        std::get<std::promise<Result<int64_t>>>(op.promise).set_value(codec::decodePingResult(in.result));
+        break;
+      case OpType::kUnsubscribe:
+        std::get<std::promise<Result<void>>>(op.promise).set_value(Result<void>());
+        break;
+    }
+  }
+
+  void onSubscribeReply(const std::string& room, const codec::Incoming& in) {
+    auto it = subs_.find(room);
+    if (it == subs_.end() || it->second.req_id != in.id) return;  // unsubscribed meanwhile
+    Sub& s = it->second;
+    Result<SubscribeResult> r = in.error ? Result<SubscribeResult>(*in.error)
+                                         : codec::decodeSubscribeResult(in.result);
+    if (!r) {
+      // Refused (or nonsense): the room is dropped from this client.
+      Sub gone = std::move(s);
+      subs_.erase(it);
+      {
+        std::lock_guard lock(mu_);
+        positions_.erase(room);
+      }
+      // Handler first: when the future resolves, the handler has run.
+      if (gone.handlers.on_error) gone.handlers.on_error(r.error());
+      if (gone.first) gone.first->set_value(r.error());
+      return;
+    }
+    SubscribeResult res = std::move(*r);
+    if (s.sent_recover) {
+      if (!res.recovered) {
+        res.recovered = false;  // a server that ignores `recover`
+        if (res.reason.empty()) res.reason = "not_supported";
+      }
+      if (*res.recovered) {
+        recoveries_ok_.fetch_add(1);
+        s.pos->epoch = res.epoch;  // replay continues at pos.offset + 1
+      } else {
+        recoveries_failed_.fetch_add(1);
+        s.pos = Position{res.epoch, res.offset};
+      }
+    } else {
+      s.pos = Position{res.epoch, res.offset};
+    }
+    s.phase = Sub::Phase::kLive;
+    {
+      std::lock_guard lock(mu_);
+      positions_[room] = *s.pos;
+    }
+    auto first = std::move(s.first);
+    s.first.reset();
+    if (s.handlers.on_subscribed) s.handlers.on_subscribed(res);  // may unsubscribe: `s` is not used after
+    if (first) first->set_value(res);
+  }
+
+  void onPub(const Publication& pub) {
+    auto it = subs_.find(pub.room);
+    if (it == subs_.end()) return;
+    Sub& s = it->second;
+    // While (re)subscribing, publications of the old subscription are
+    // dropped: the recovery replays them from s.pos.
+    if (s.phase != Sub::Phase::kLive || !s.pos) return;
+    switch (codec::classify(*s.pos, pub.epoch, pub.offset)) {
+      case codec::Verdict::kDeliver:
+        s.pos->offset = pub.offset;
+        {
+          std::lock_guard lock(mu_);
+          positions_[pub.room] = *s.pos;
+        }
+        received_.fetch_add(1);
+        if (s.handlers.on_publication) s.handlers.on_publication(pub);
+        break;
+      case codec::Verdict::kDuplicate:
+        duplicates_.fetch_add(1);
+        break;
+      case codec::Verdict::kGap:
+        gaps_.fetch_add(1);
+        if (connectedConn()) {
+          uint64_t id = next_req_id_++;
+          inflight_[id] = Inflight{InflightKind::kInternalUnsubscribe, 0, pub.room};
+          conn_->outq.push_back(codec::encodeUnsubscribe(id, pub.room));
+          sendSubscribe(pub.room, s);
+          flush(conn_);
+        }
+        break;
+    }
+  }
+
+  // The connection `c` ended (or an attempt failed): decide what comes next.
+  // `c` by value: callers may pass conn_ itself, which this resets.
+  void lost(std::shared_ptr<Conn> c, const CloseInfo& ci) {
+    if (c != conn_) return;
+    conn_.reset();
+    resolver_.cancel();
+    beast::error_code ignored;
+    beast::get_lowest_layer(c->ws).socket().close(ignored);
+    if (c->open) {
+      std::lock_guard lock(mu_);
+      last_close_ = ci;
+    }
+    inflight_.clear();
+    for (auto it = ops_.begin(); it != ops_.end();) {
+      if (it->second.type == OpType::kUnsubscribe) {
+        std::get<std::promise<Result<void>>>(it->second.promise).set_value(Result<void>());
+        it = ops_.erase(it);
+      } else {
+        it->second.req_id = 0;
+        ++it;
+      }
+    }
+    for (auto& [room, s] : subs_) {
+      s.phase = Sub::Phase::kWaiting;
+      s.req_id = 0;
+    }
+    if (closing_) return terminal(ci, closedError());
+    bool retry = opts_.reconnect;
+    if (c->open && !code::shouldReconnect(ci.code)) retry = false;
+    if (ci.code == code::kCloseTokenExpired && !opts_.token_provider) retry = false;
+    if (!retry) {
+      Error e = connect_error_ ? *connect_error_ : closedError();
+      return terminal(ci, e);
+    }
+    setState(State::kReconnectWait, ci);
+    reconnect_timer_.expires_after(std::chrono::milliseconds(backoff_.nextDelayMs()));
+    reconnect_timer_.async_wait([this](beast::error_code ec) {
+      if (!ec && !closing_) startAttempt();
+    });
+  }
+
+  // Closed for good: everything pending fails with `e`.
+  void terminal(const CloseInfo& ci, const Error& e) {
+    closing_ = true;
+    reconnect_timer_.cancel();
+    sweep_timer_.cancel();
+    resolver_.cancel();
+    if (conn_) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(conn_->ws).socket().close(ignored);
+      conn_.reset();
+    }
+    if (stateNow() != State::kClosed) setState(State::kClosed, ci);
+    resolveConnectWaiters(e);
+    for (auto& [seq, op] : ops_) op.fail(e);
+    ops_.clear();
+    for (auto& [room, s] : subs_)
+      if (s.first) s.first->set_value(e);
+    subs_.clear();
+    inflight_.clear();
+  }
+
+  void doClose(const std::shared_ptr<std::promise<void>>& done) {
+    if (closing_) {
+      done->set_value();
+      return;
+    }
+    closing_ = true;
+    reconnect_timer_.cancel();
+    resolver_.cancel();
+    auto c = conn_;
+    if (c && c->open && !c->closing) {
+      c->closing = true;
+      c->ws.async_close(websocket::close_code::normal, [this, c, done](beast::error_code) {
+        CloseInfo ci{code::kCloseNormal, "client close"};
+        {
+          std::lock_guard lock(mu_);
+          last_close_ = ci;
+        }
+        terminal(ci, makeError(kDisconnected, "client closed"));
+        done->set_value();
+      });
+      return;
+    }
+    terminal(CloseInfo{code::kCloseNormal, "client close"}, makeError(kDisconnected, "client closed"));
+    done->set_value();
+  }
+
+  void sweep() {
+    auto now = SteadyClock::now();
+    for (auto it = ops_.begin(); it != ops_.end();) {
+      if (it->second.deadline <= now) {
+        it->second.fail(makeError(kTimeout, "no reply within " + std::to_string(opts_.request_timeout_ms) + " ms"));
+        it = ops_.erase(it);  // a late reply finds no op and is ignored
+      } else {
+        ++it;
+      }
+    }
+    for (auto& [room, s] : subs_) {
+      if (s.first && s.first_deadline <= now) {
+        s.first->set_value(makeError(kTimeout, "no subscribe reply yet (still trying)"));
+        s.first.reset();
+      }
+    }
+    for (auto it = connect_waiters_.begin(); it != connect_waiters_.end();) {
+      if (it->deadline <= now) {
+        it->promise.set_value(makeError(kTimeout, "not connected yet (still trying)"));
+        it = connect_waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (conn_ && stateNow() == State::kConnecting && conn_->deadline <= now)
+      lost(conn_, CloseInfo{kCloseAbnormal, "connect timeout"});
+    if (closing_) return;
+    sweep_timer_.expires_after(kSweepPeriod);
+    sweep_timer_.async_wait([this](beast::error_code ec) {
+      if (!ec) sweep();
+    });
+  }
+
+  ClientOptions opts_;
+  ParsedUrl url_;
+  std::optional<Error> url_error_;
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  tcp::resolver resolver_;
+  asio::steady_timer reconnect_timer_;
+  asio::steady_timer sweep_timer_;
+  Backoff backoff_;
+
+  // I/O thread only.
+  std::shared_ptr<Conn> conn_;
+  bool started_ = false;
+  bool closing_ = false;
+  uint64_t next_req_id_ = 1;
+  uint64_t next_op_seq_ = 1;
+  uint64_t next_msg_id_ = 1;
+  std::map<uint64_t, Op> ops_;  // by call order, so resends keep it
+  std::map<std::string, Sub> subs_;
+  std::unordered_map<uint64_t, Inflight> inflight_;  // by request id, current connection
+  std::vector<ConnectWaiter> connect_waiters_;
+  std::optional<Error> connect_error_;
+  Limits limits_;
+
+  // Read from any thread.
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  State state_ = State::kIdle;
+  CloseInfo last_close_;
+  std::optional<ConnectInfo> info_;
+  std::map<std::string, Position> positions_;
+  std::atomic<uint64_t> connects_{0}, reconnects_{0}, gaps_{0}, recoveries_ok_{0}, recoveries_failed_{0},
+      received_{0}, duplicates_{0}, resent_{0};
+
+  // Last: started in the constructor once everything above exists.
+  std::thread thread_;
+};
+
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Client::~Client() = default;
+std::future<Result<ConnectInfo>> Client::connect() { return impl_->connect(); }
+std::future<Result<SubscribeResult>> Client::subscribe(const std::string& room, SubscriptionHandlers handlers,
+                                                       SubscribeOptions options) {
+  return impl_->subscribe(room, std::move(handlers), std::move(options));
+}
+std::future<Result<void>> Client::unsubscribe(const std::string& room) { return impl_->unsubscribe(room); }
+std::future<Result<PublishAck>> Client::publish(const std::string& room, std::string_view data_json,
+                                                std::string client_msg_id) {
+  return impl_->publish(room, data_json, std::move(client_msg_id));
+}
+std::future<Result<PresenceResult>> Client::presence(const std::string& room) { return impl_->presence(room); }
+std::future<Result<int64_t>> Client::ping() { return impl_->ping(); }
+void Client::close() { impl_->close(); }
+State Client::state() const { return impl_->stateNow(); }
+bool Client::waitForState(State s, int64_t timeout_ms) const { return impl_->waitForState(s, timeout_ms); }
+CloseInfo Client::lastClose() const { return impl_->lastClose(); }
+std::optional<ConnectInfo> Client::connectInfo() const { return impl_->connectInfo(); }
+std::optional<Position> Client::position(const std::string& room) const { return impl_->position(room); }
+Counters Client::counters() const { return impl_->counters(); }
+const std::string& Client::clientId() const { return impl_->clientId(); }
+void Client::testDropConnection() { impl_->testDropConnection(); }
+
+}  // namespace tutti::sdk

@@ -1,0 +1,351 @@
+#include "tutti/sdk/codec.h"
+
+#include <boost/json.hpp>
+
+#include "tutti/protocol/codes.h"
+
+namespace json = boost::json;
+
+namespace tutti::sdk::codec {
+
+std::vector<std::string_view> splitLines(std::string_view frame) {
+  std::vector<std::string_view> lines;
+  while (!frame.empty()) {
+    size_t nl = frame.find('\n');
+    std::string_view line = frame.substr(0, nl);
+    if (!line.empty()) lines.push_back(line);
+    if (nl == std::string_view::npos) break;
+    frame.remove_prefix(nl + 1);
+  }
+  return lines;
+}
+
+std::string joinLines(const std::vector<std::string>& lines) {
+  size_t n = 0;
+  for (const auto& l : lines) n += l.size() + 1;
+  std::string out;
+  out.reserve(n);
+  for (const auto& l : lines) {
+    if (!out.empty()) out += '\n';
+    out += l;
+  }
+  return out;
+}
+
+namespace {
+
+std::string command(uint64_t id, std::string_view method, json::object params) {
+  json::object o;
+  if (id != 0) o["id"] = id;
+  o["method"] = method;
+  if (!params.empty()) o["params"] = std::move(params);
+  return json::serialize(o);
+}
+
+// Field accessors that tolerate absence (returning the default) but report a
+// wrong type through `bad`.
+const json::value* field(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  return it == o.end() ? nullptr : &it->value();
+}
+
+std::string str(const json::object& o, std::string_view key, bool& bad) {
+  const json::value* v = field(o, key);
+  if (v == nullptr || v->is_null()) return {};
+  if (!v->is_string()) {
+    bad = true;
+    return {};
+  }
+  return std::string(v->get_string());
+}
+
+int64_t i64(const json::object& o, std::string_view key, bool& bad) {
+  const json::value* v = field(o, key);
+  if (v == nullptr) return 0;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX))
+    return static_cast<int64_t>(v->get_uint64());
+  if (v->is_double()) return static_cast<int64_t>(v->get_double());
+  bad = true;
+  return 0;
+}
+
+uint64_t u64(const json::object& o, std::string_view key, bool& bad) {
+  const json::value* v = field(o, key);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->get_uint64();
+  if (v->is_int64() && v->get_int64() >= 0) return static_cast<uint64_t>(v->get_int64());
+  bad = true;
+  return 0;
+}
+
+double dbl(const json::object& o, std::string_view key, double dflt, bool& bad) {
+  const json::value* v = field(o, key);
+  if (v == nullptr) return dflt;
+  if (v->is_number()) return v->to_number<double>();
+  bad = true;
+  return dflt;
+}
+
+bool boolean(const json::object& o, std::string_view key, bool& bad) {
+  const json::value* v = field(o, key);
+  if (v == nullptr) return false;
+  if (!v->is_bool()) {
+    bad = true;
+    return false;
+  }
+  return v->get_bool();
+}
+
+Error malformed(std::string_view what) {
+  return makeError(code::kBadRequest, "malformed " + std::string(what) + " from server");
+}
+
+PresenceClient presenceClient(const json::object& o, bool& bad) {
+  return PresenceClient{str(o, "session", bad), str(o, "user", bad), str(o, "client", bad)};
+}
+
+}  // namespace
+
+std::string encodeConnect(uint64_t id, std::string_view token, std::string_view name,
+                          std::string_view client) {
+  json::object p;
+  if (!token.empty()) p["token"] = token;
+  if (!name.empty()) p["name"] = name;
+  if (!client.empty()) p["client"] = client;
+  return command(id, "connect", std::move(p));
+}
+
+std::string encodeSubscribe(uint64_t id, std::string_view room,
+                            const std::optional<Position>& recover, bool presence) {
+  json::object p;
+  p["room"] = room;
+  if (recover) {
+    json::object r;
+    r["epoch"] = recover->epoch;
+    r["offset"] = recover->offset;
+    p["recover"] = std::move(r);
+  }
+  if (presence) p["presence"] = true;
+  return command(id, "subscribe", std::move(p));
+}
+
+std::string encodeUnsubscribe(uint64_t id, std::string_view room) {
+  json::object p;
+  p["room"] = room;
+  return command(id, "unsubscribe", std::move(p));
+}
+
+std::string encodePublish(uint64_t id, std::string_view room, std::string_view data_json,
+                          std::string_view client_msg_id) {
+  // Built by hand around the already-compact data so a large payload is
+  // copied once and never re-parsed.
+  std::string out;
+  out.reserve(data_json.size() + room.size() + client_msg_id.size() + 96);
+  out += "{";
+  if (id != 0) {
+    out += "\"id\":";
+    out += std::to_string(id);
+    out += ",";
+  }
+  out += "\"method\":\"publish\",\"params\":{\"room\":";
+  out += json::serialize(json::string(room));
+  out += ",\"data\":";
+  out += data_json.empty() ? std::string_view("null") : data_json;
+  if (!client_msg_id.empty()) {
+    out += ",\"client_msg_id\":";
+    out += json::serialize(json::string(client_msg_id));
+  }
+  out += "}}";
+  return out;
+}
+
+std::string encodePresence(uint64_t id, std::string_view room) {
+  json::object p;
+  p["room"] = room;
+  return command(id, "presence", std::move(p));
+}
+
+std::string encodePing(uint64_t id) { return command(id, "ping", {}); }
+
+Result<std::string> compactJson(std::string_view json_text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(json_text, ec);
+  if (ec) return makeError(kInvalidArgument, "data is not JSON: " + ec.message());
+  return json::serialize(v);
+}
+
+Incoming decodeLine(std::string_view line) {
+  Incoming in;
+  boost::system::error_code ec;
+  json::value v = json::parse(line, ec);
+  if (ec) {
+    in.problem = "not JSON: " + ec.message();
+    return in;
+  }
+  if (!v.is_object()) {
+    in.problem = "not an object";
+    return in;
+  }
+  json::object& o = v.as_object();
+  bool bad = false;
+  if (const json::value* push = field(o, "push")) {
+    if (!push->is_string()) {
+      in.problem = "push is not a string";
+      return in;
+    }
+    std::string_view kind = push->get_string();
+    if (kind == "pub") {
+      in.pub.room = str(o, "room", bad);
+      in.pub.epoch = str(o, "epoch", bad);
+      in.pub.offset = u64(o, "offset", bad);
+      in.pub.ts = i64(o, "ts", bad);
+      const json::value* data = field(o, "data");
+      in.pub.data = data == nullptr ? "null" : json::serialize(*data);
+      if (bad || in.pub.room.empty() || field(o, "offset") == nullptr) {
+        in.problem = "bad pub";
+        return in;
+      }
+      in.kind = Kind::kPub;
+    } else if (kind == "join" || kind == "leave") {
+      in.room = str(o, "room", bad);
+      const json::value* c = field(o, "client");
+      if (c != nullptr && c->is_object()) in.client = presenceClient(c->get_object(), bad);
+      if (bad || c == nullptr || !c->is_object()) {
+        in.problem = "bad presence push";
+        return in;
+      }
+      in.kind = kind == "join" ? Kind::kJoin : Kind::kLeave;
+    } else if (kind == "disconnect") {
+      in.disconnect.code = static_cast<int>(i64(o, "code", bad));
+      in.disconnect.reason = str(o, "reason", bad);
+      if (bad) {
+        in.problem = "bad disconnect push";
+        return in;
+      }
+      in.kind = Kind::kDisconnect;
+    } else {
+      in.kind = Kind::kUnknownPush;
+    }
+    return in;
+  }
+  in.id = u64(o, "id", bad);
+  if (bad) {
+    in.problem = "bad id";
+    return in;
+  }
+  if (const json::value* err = field(o, "error")) {
+    if (!err->is_object()) {
+      in.problem = "error is not an object";
+      return in;
+    }
+    const json::object& eo = err->get_object();
+    Error e{static_cast<int>(i64(eo, "code", bad)), str(eo, "message", bad)};
+    if (bad) {
+      in.problem = "bad error object";
+      return in;
+    }
+    in.error = std::move(e);
+    in.kind = Kind::kReply;
+    return in;
+  }
+  if (const json::value* res = field(o, "result")) {
+    in.result = *res;
+    in.kind = Kind::kReply;
+    return in;
+  }
+  in.problem = "neither push, result nor error";
+  return in;
+}
+
+Result<ConnectInfo> decodeConnectResult(const json::value& result) {
+  if (!result.is_object()) return malformed("connect result");
+  const json::object& o = result.get_object();
+  bool bad = false;
+  ConnectInfo c;
+  c.session = str(o, "session", bad);
+  c.user = str(o, "user", bad);
+  c.server_time_us = i64(o, "server_time_us", bad);
+  c.version = str(o, "version", bad);
+  c.protocol = static_cast<int>(i64(o, "protocol", bad));
+  if (const json::value* l = field(o, "limits"); l != nullptr && l->is_object()) {
+    const json::object& lo = l->get_object();
+    Limits d;
+    auto intOr = [&](std::string_view key, int64_t dflt) {
+      return field(lo, key) == nullptr ? dflt : i64(lo, key, bad);
+    };
+    c.limits.max_frame_bytes = intOr("max_frame_bytes", d.max_frame_bytes);
+    c.limits.max_batch = intOr("max_batch", d.max_batch);
+    c.limits.max_rooms = intOr("max_rooms", d.max_rooms);
+    c.limits.max_data_bytes = intOr("max_data_bytes", d.max_data_bytes);
+    c.limits.publish_rate_per_s = dbl(lo, "publish_rate_per_s", d.publish_rate_per_s, bad);
+    c.limits.publish_burst = dbl(lo, "publish_burst", d.publish_burst, bad);
+    c.limits.outgoing_buffer_bytes = intOr("outgoing_buffer_bytes", d.outgoing_buffer_bytes);
+    c.limits.idle_timeout_ms = intOr("idle_timeout_ms", d.idle_timeout_ms);
+  }
+  if (bad) return malformed("connect result");
+  return c;
+}
+
+Result<SubscribeResult> decodeSubscribeResult(const json::value& result) {
+  if (!result.is_object()) return malformed("subscribe result");
+  const json::object& o = result.get_object();
+  bool bad = false;
+  SubscribeResult r;
+  r.room = str(o, "room", bad);
+  r.epoch = str(o, "epoch", bad);
+  r.offset = u64(o, "offset", bad);
+  if (field(o, "recovered") != nullptr) r.recovered = boolean(o, "recovered", bad);
+  r.reason = str(o, "reason", bad);
+  r.replayed = u64(o, "replayed", bad);
+  if (bad) return malformed("subscribe result");
+  return r;
+}
+
+Result<PublishAck> decodePublishAck(const json::value& result) {
+  if (!result.is_object()) return malformed("publish ack");
+  const json::object& o = result.get_object();
+  bool bad = false;
+  PublishAck a;
+  a.room = str(o, "room", bad);
+  a.epoch = str(o, "epoch", bad);
+  a.offset = u64(o, "offset", bad);
+  a.ts = i64(o, "ts", bad);
+  a.duplicate = boolean(o, "duplicate", bad);
+  if (bad) return malformed("publish ack");
+  return a;
+}
+
+Result<PresenceResult> decodePresenceResult(const json::value& result) {
+  if (!result.is_object()) return malformed("presence result");
+  const json::object& o = result.get_object();
+  bool bad = false;
+  PresenceResult p;
+  p.room = str(o, "room", bad);
+  if (const json::value* cs = field(o, "clients")) {
+    if (!cs->is_array()) return malformed("presence result");
+    for (const json::value& c : cs->get_array()) {
+      if (!c.is_object()) return malformed("presence result");
+      p.clients.push_back(presenceClient(c.get_object(), bad));
+    }
+  }
+  if (bad) return malformed("presence result");
+  return p;
+}
+
+Result<int64_t> decodePingResult(const json::value& result) {
+  if (!result.is_object()) return malformed("ping result");
+  bool bad = false;
+  int64_t t = i64(result.get_object(), "server_time_us", bad);
+  if (bad) return malformed("ping result");
+  return t;
+}
+
+Verdict classify(const Position& last, std::string_view epoch, uint64_t offset) {
+  if (epoch != last.epoch) return Verdict::kGap;
+  if (offset <= last.offset) return Verdict::kDuplicate;
+  if (offset == last.offset + 1) return Verdict::kDeliver;
+  return Verdict::kGap;
+}
+
+}  // namespace tutti::sdk::codec

@@ -1,0 +1,252 @@
+#include "tutti/sdk/codec.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "tutti/protocol/codes.h"
+#include "tutti/sdk/backoff.h"
+
+namespace tutti::sdk::codec {
+namespace {
+
+namespace json = boost::json;
+
+json::object parseObject(std::string_view text) {
+  json::value v = json::parse(text);
+  return v.as_object();
+}
+
+TEST(SdkFraming, SplitsOnNewlinesAndSkipsEmptyLines) {
+  auto lines = splitLines("{\"a\":1}\n\n{\"b\":2}\n");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "{\"a\":1}");
+  EXPECT_EQ(lines[1], "{\"b\":2}");
+  EXPECT_TRUE(splitLines("").empty());
+  EXPECT_TRUE(splitLines("\n\n").empty());
+  EXPECT_EQ(splitLines("{}").size(), 1u);
+}
+
+TEST(SdkFraming, JoinsCommandsWithNewlines) {
+  EXPECT_EQ(joinLines({"{}", "[]"}), "{}\n[]");
+  EXPECT_EQ(joinLines({}), "");
+}
+
+TEST(SdkEncode, ConnectCarriesTokenNameAndClient) {
+  auto o = parseObject(encodeConnect(1, "tok", "sdk/1", "c1"));
+  EXPECT_EQ(o.at("id").as_int64(), 1);
+  EXPECT_EQ(o.at("method").as_string(), "connect");
+  EXPECT_EQ(o.at("params").at("token").as_string(), "tok");
+  EXPECT_EQ(o.at("params").at("name").as_string(), "sdk/1");
+  EXPECT_EQ(o.at("params").at("client").as_string(), "c1");
+}
+
+TEST(SdkEncode, AnonymousConnectOmitsToken) {
+  auto o = parseObject(encodeConnect(1, "", "n", "c"));
+  EXPECT_FALSE(o.at("params").as_object().contains("token"));
+}
+
+TEST(SdkEncode, SubscribeWithRecoverAndPresence) {
+  auto o = parseObject(encodeSubscribe(7, "table:1", Position{"8f2c01aa", 41}, true));
+  EXPECT_EQ(o.at("method").as_string(), "subscribe");
+  const auto& p = o.at("params").as_object();
+  EXPECT_EQ(p.at("room").as_string(), "table:1");
+  EXPECT_EQ(p.at("recover").at("epoch").as_string(), "8f2c01aa");
+  EXPECT_EQ(p.at("recover").at("offset").to_number<uint64_t>(), 41u);
+  EXPECT_TRUE(p.at("presence").as_bool());
+}
+
+TEST(SdkEncode, PlainSubscribeHasNoRecoverNorPresence) {
+  auto o = parseObject(encodeSubscribe(7, "r", std::nullopt, false));
+  EXPECT_FALSE(o.at("params").as_object().contains("recover"));
+  EXPECT_FALSE(o.at("params").as_object().contains("presence"));
+}
+
+TEST(SdkEncode, PublishSplicesDataAndEscapesStrings) {
+  std::string text = encodePublish(3, "room\"x", "{\"a\":[1,2]}", "m-\"1");
+  EXPECT_EQ(text.find('\n'), std::string::npos);
+  auto o = parseObject(text);
+  EXPECT_EQ(o.at("id").as_int64(), 3);
+  EXPECT_EQ(o.at("method").as_string(), "publish");
+  EXPECT_EQ(o.at("params").at("room").as_string(), "room\"x");
+  EXPECT_EQ(json::serialize(o.at("params").at("data")), "{\"a\":[1,2]}");
+  EXPECT_EQ(o.at("params").at("client_msg_id").as_string(), "m-\"1");
+}
+
+TEST(SdkEncode, PublishWithoutIdOrMessageId) {
+  auto o = parseObject(encodePublish(0, "r", "1", ""));
+  EXPECT_FALSE(o.contains("id"));
+  EXPECT_FALSE(o.at("params").as_object().contains("client_msg_id"));
+}
+
+TEST(SdkEncode, OtherCommands) {
+  EXPECT_EQ(parseObject(encodeUnsubscribe(2, "r")).at("method").as_string(), "unsubscribe");
+  EXPECT_EQ(parseObject(encodePresence(2, "r")).at("params").at("room").as_string(), "r");
+  auto ping = parseObject(encodePing(9));
+  EXPECT_EQ(ping.at("method").as_string(), "ping");
+  EXPECT_EQ(ping.at("id").as_int64(), 9);
+}
+
+TEST(SdkCompactJson, RemovesNewlinesAndRejectsNonJson) {
+  auto r = compactJson("{\n  \"a\": 1\n}");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, "{\"a\":1}");
+  auto bad = compactJson("{nope");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, kInvalidArgument);
+}
+
+TEST(SdkDecode, PublicationKeepsDataAsJsonText) {
+  auto in = decodeLine(
+      R"({"push":"pub","room":"table:1","epoch":"8f2c01aa","offset":58,"ts":1764309189123456,"data":{"x":[1,"a"]}})");
+  ASSERT_EQ(in.kind, Kind::kPub);
+  EXPECT_EQ(in.pub.room, "table:1");
+  EXPECT_EQ(in.pub.epoch, "8f2c01aa");
+  EXPECT_EQ(in.pub.offset, 58u);
+  EXPECT_EQ(in.pub.ts, 1764309189123456);
+  EXPECT_EQ(in.pub.data, "{\"x\":[1,\"a\"]}");
+}
+
+TEST(SdkDecode, PublicationWithWrongTypesIsInvalid) {
+  EXPECT_EQ(decodeLine(R"({"push":"pub","room":"r","epoch":"e","offset":"1"})").kind, Kind::kInvalid);
+  EXPECT_EQ(decodeLine(R"({"push":"pub","room":"r","epoch":"e","offset":-1})").kind, Kind::kInvalid);
+  EXPECT_EQ(decodeLine(R"({"push":"pub","epoch":"e","offset":1})").kind, Kind::kInvalid);
+}
+
+TEST(SdkDecode, ReplyWithResultOrError) {
+  auto ok = decodeLine(R"({"id":7,"result":{"server_time_us":5}})");
+  ASSERT_EQ(ok.kind, Kind::kReply);
+  EXPECT_EQ(ok.id, 7u);
+  EXPECT_FALSE(ok.error);
+  auto t = decodePingResult(ok.result);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, 5);
+
+  auto err = decodeLine(R"({"id":7,"error":{"code":1203,"message":"too many rooms"}})");
+  ASSERT_EQ(err.kind, Kind::kReply);
+  ASSERT_TRUE(err.error);
+  EXPECT_EQ(err.error->code, code::kTooManyRooms);
+  EXPECT_EQ(err.error->message, "too many rooms");
+
+  auto id0 = decodeLine(R"({"id":0,"error":{"code":1000,"message":"bad"}})");
+  ASSERT_EQ(id0.kind, Kind::kReply);
+  EXPECT_EQ(id0.id, 0u);
+}
+
+TEST(SdkDecode, PresenceAndDisconnectPushes) {
+  auto join = decodeLine(R"({"push":"join","room":"r","client":{"session":"s","user":"bob","client":"c"}})");
+  ASSERT_EQ(join.kind, Kind::kJoin);
+  EXPECT_EQ(join.room, "r");
+  EXPECT_EQ(join.client.user, "bob");
+  EXPECT_EQ(decodeLine(R"({"push":"leave","room":"r","client":{}})").kind, Kind::kLeave);
+  auto d = decodeLine(R"({"push":"disconnect","code":4001,"reason":"server shutdown"})");
+  ASSERT_EQ(d.kind, Kind::kDisconnect);
+  EXPECT_EQ(d.disconnect.code, 4001);
+  EXPECT_EQ(d.disconnect.reason, "server shutdown");
+}
+
+TEST(SdkDecode, UnknownPushIsIgnorableAndGarbageIsInvalid) {
+  EXPECT_EQ(decodeLine(R"({"push":"future_thing","x":1})").kind, Kind::kUnknownPush);
+  EXPECT_EQ(decodeLine("not json").kind, Kind::kInvalid);
+  EXPECT_EQ(decodeLine("[1,2]").kind, Kind::kInvalid);
+  EXPECT_EQ(decodeLine(R"({"hello":1})").kind, Kind::kInvalid);
+  EXPECT_EQ(decodeLine(R"({"id":"x","result":{}})").kind, Kind::kInvalid);
+}
+
+TEST(SdkDecode, ConnectResultWithLimits) {
+  auto in = decodeLine(
+      R"({"id":1,"result":{"session":"f3a9","user":"alice","server_time_us":1764309189123456,"version":"0.1.0","protocol":1,)"
+      R"("limits":{"max_frame_bytes":1000,"max_batch":10,"max_rooms":5,"max_data_bytes":900,"publish_rate_per_s":2.5,)"
+      R"("publish_burst":3,"outgoing_buffer_bytes":65536,"idle_timeout_ms":100},"future_field":true}})");
+  ASSERT_EQ(in.kind, Kind::kReply);
+  auto c = decodeConnectResult(in.result);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->session, "f3a9");
+  EXPECT_EQ(c->user, "alice");
+  EXPECT_EQ(c->server_time_us, 1764309189123456);
+  EXPECT_EQ(c->protocol, 1);
+  EXPECT_EQ(c->limits.max_frame_bytes, 1000);
+  EXPECT_EQ(c->limits.max_batch, 10);
+  EXPECT_EQ(c->limits.max_rooms, 5);
+  EXPECT_DOUBLE_EQ(c->limits.publish_rate_per_s, 2.5);
+  EXPECT_DOUBLE_EQ(c->limits.publish_burst, 3);
+  EXPECT_EQ(c->limits.outgoing_buffer_bytes, 65536);
+}
+
+TEST(SdkDecode, SubscribeResultRecoveredOrNot) {
+  auto a = decodeSubscribeResult(json::parse(
+      R"({"room":"table:1","epoch":"8f2c01aa","offset":57,"recovered":true,"replayed":16})"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->offset, 57u);
+  ASSERT_TRUE(a->recovered.has_value());
+  EXPECT_TRUE(*a->recovered);
+  EXPECT_EQ(a->replayed, 16u);
+
+  auto b = decodeSubscribeResult(json::parse(
+      R"({"room":"table:1","epoch":"1be0c4f9","offset":3,"recovered":false,"reason":"epoch_changed"})"));
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(*b->recovered);
+  EXPECT_EQ(b->reason, "epoch_changed");
+
+  auto plain = decodeSubscribeResult(json::parse(R"({"room":"r","epoch":"e","offset":0})"));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->recovered.has_value());
+
+  EXPECT_FALSE(decodeSubscribeResult(json::parse(R"({"room":"r","offset":"x"})")).ok());
+}
+
+TEST(SdkDecode, PublishAckAndPresenceResult) {
+  auto ack = decodePublishAck(
+      json::parse(R"({"room":"r","epoch":"e","offset":58,"ts":12,"duplicate":true})"));
+  ASSERT_TRUE(ack.ok());
+  EXPECT_EQ(ack->offset, 58u);
+  EXPECT_TRUE(ack->duplicate);
+  auto plain = decodePublishAck(json::parse(R"({"room":"r","epoch":"e","offset":1,"ts":1})"));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->duplicate);
+
+  auto p = decodePresenceResult(json::parse(
+      R"({"room":"r","clients":[{"session":"s1","user":"a","client":"c1"},{"session":"s2","user":"","client":"c2"}]})"));
+  ASSERT_TRUE(p.ok());
+  ASSERT_EQ(p->clients.size(), 2u);
+  EXPECT_EQ(p->clients[1].session, "s2");
+  EXPECT_FALSE(decodePresenceResult(json::parse(R"({"room":"r","clients":{}})")).ok());
+}
+
+TEST(SdkClassify, DeliversNextDropsDuplicatesAndFlagsGaps) {
+  Position last{"e1", 10};
+  EXPECT_EQ(classify(last, "e1", 11), Verdict::kDeliver);
+  EXPECT_EQ(classify(last, "e1", 10), Verdict::kDuplicate);
+  EXPECT_EQ(classify(last, "e1", 3), Verdict::kDuplicate);
+  EXPECT_EQ(classify(last, "e1", 12), Verdict::kGap);
+  EXPECT_EQ(classify(last, "e2", 11), Verdict::kGap);
+  EXPECT_EQ(classify(Position{"e", 0}, "e", 1), Verdict::kDeliver);
+}
+
+TEST(SdkBackoff, GrowsExponentiallyWithinBoundsAndResets) {
+  Backoff b(100, 5000, 42);
+  int64_t prev_cap = 0;
+  for (int i = 0; i < 12; ++i) {
+    int64_t d = b.nextDelayMs();
+    int64_t cap = std::min<int64_t>(5000, 100LL << (i + 1));
+    EXPECT_GE(d, 100) << i;
+    EXPECT_LE(d, cap) << i;
+    EXPECT_GE(d, std::max<int64_t>(100, cap / 2)) << i;
+    EXPECT_GE(cap, prev_cap);
+    prev_cap = cap;
+  }
+  b.reset();
+  int64_t d = b.nextDelayMs();
+  EXPECT_GE(d, 100);
+  EXPECT_LE(d, 200);
+}
+
+TEST(SdkBackoff, JitterSpreadsClients) {
+  Backoff a(100, 5000, 1), b(100, 5000, 2);
+  bool differ = false;
+  for (int i = 0; i < 6; ++i) differ |= a.nextDelayMs() != b.nextDelayMs();
+  EXPECT_TRUE(differ);
+}
+
+}  // namespace
+}  // namespace tutti::sdk::codec
