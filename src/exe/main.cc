@@ -12,8 +12,10 @@
 
 #include "tutti/auth/jwt.h"
 #include "tutti/core/log.h"
+#include "tutti/netem/command.h"
 #include "tutti/server/config.h"
 #include "tutti/server/server.h"
+#include "tutti/sync/audit_log.h"
 
 namespace {
 
@@ -25,7 +27,9 @@ int usage() {
                "  token --sub USER [--ttl SECONDS] [--subscribe PATTERN]... [--publish PATTERN]...\n"
                "        [--alg HS256|RS256|ES256] (--secret S | --key PRIVATE_PEM_FILE)\n"
                "                          mint a connection token (docs/protocol.md, Tokens)\n"
-               "  keygen --alg RS256|ES256 --out PREFIX   write PREFIX.key (private) and PREFIX.pub\n");
+               "  keygen --alg RS256|ES256 --out PREFIX   write PREFIX.key (private) and PREFIX.pub\n"
+               "  netem --listen HOST:PORT --target HOST:PORT [options]   link emulator (tools/netem/README.md)\n"
+               "  audit verify FILE       check a fair-window audit log's hash chain\n");
   return 2;
 }
 
@@ -151,6 +155,21 @@ int keygen(const std::vector<std::string>& args) {
   return 0;
 }
 
+int audit(const std::vector<std::string>& args) {
+  if (args.size() != 2 || args[0] != "verify") return usage();
+  const auto v = tutti::sync::verifyAuditFile(args[1]);
+  if (v.ok) {
+    std::printf("ok: %llu lines, last hash %s\n", static_cast<unsigned long long>(v.lines), v.last_hash.c_str());
+    return 0;
+  }
+  if (v.broken_line == 0) {
+    std::printf("error: %s\n", v.reason.c_str());
+    return 2;
+  }
+  std::printf("broken at line %llu: %s\n", static_cast<unsigned long long>(v.broken_line), v.reason.c_str());
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -164,5 +183,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "token") return token(args);
   if (cmd == "keygen") return keygen(args);
+  if (cmd == "netem") return tutti::netem::runNetemCommand(args);
+  if (cmd == "audit") return audit(args);
   return usage();
 }
