@@ -289,6 +289,11 @@ Result<Claims> claimsFrom(const json::object& payload) {
     if (!list) return malformed("claim publish is not an array of strings");
     c.publish = std::move(*list);
   }
+  if (const auto* v = payload.if_contains("windows")) {
+    auto list = stringArray(*v);
+    if (!list) return malformed("claim windows is not an array of strings");
+    c.windows = std::move(*list);
+  }
   if (!has_sub) return makeError(code::kTokenMissingClaim, "claim sub is missing or empty");
   if (!has_exp) return makeError(code::kTokenMissingClaim, "claim exp is missing");
   return c;
@@ -543,6 +548,7 @@ Result<std::string> sign(const Claims& claims, Alg alg, std::string_view key) {
   // Absent lists mean "nothing" (docs/protocol.md), so empty ones are left out.
   if (!claims.subscribe.empty()) payload["subscribe"] = strings(claims.subscribe);
   if (!claims.publish.empty()) payload["publish"] = strings(claims.publish);
+  if (!claims.windows.empty()) payload["windows"] = strings(claims.windows);
   return signRaw(json::serialize(header), json::serialize(payload), alg, key);
 }
 

@@ -27,8 +27,8 @@ struct EmbeddedBroker::Shard {
 };
 
 EmbeddedBroker::EmbeddedBroker(std::vector<Executor*> executors, std::vector<WorkerSink*> sinks, PolicyFn policy,
-                               const Clock& clock)
-    : executors_(std::move(executors)), sinks_(std::move(sinks)), policy_(std::move(policy)), clock_(clock) {
+                               const Clock& clock, sync::AuditLog* audit)
+    : executors_(std::move(executors)), sinks_(std::move(sinks)), policy_(std::move(policy)), clock_(clock), audit_(audit) {
   for (size_t i = 0; i < executors_.size(); ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
@@ -56,8 +56,8 @@ void EmbeddedBroker::publish(PublishRequest req, std::function<void(Result<Publi
   const size_t home = homeOf(req.room);
   executors_[home]->post([this, home, req = std::move(req), done = std::move(done)]() mutable {
     auto& st = roomState(home, req.room);
-    st.pending.push_back({sync::PublishInput{std::move(req.data_json), std::move(req.dedup_key)}, req.worker,
-                          std::move(done)});
+    st.pending.push_back({sync::PublishInput{std::move(req.data_json), std::move(req.dedup_key), req.at_us, req.delay_us},
+                          req.worker, std::move(done)});
     if (!st.drain_scheduled) {
       // Let publishes already queued on this worker join the batch.
       st.drain_scheduled = true;
@@ -78,19 +78,8 @@ void EmbeddedBroker::drain(size_t home, const std::string& room) {
   std::vector<sync::PublishInput> inputs;
   inputs.reserve(pending.size());
   for (auto& p : pending) inputs.push_back(std::move(p.input));
-  std::vector<sync::PublishAck> acks;
-  auto ordered = std::make_shared<std::vector<sync::Publication>>();
-  st.room->publish(inputs, clock_.wallUs(), acks, *ordered);
+  const auto acks = order(home, st, room, std::move(inputs));
 
-  // Live output first, then acks: a publisher that is also a subscriber sees
-  // its message before (or with) the ack, never a gap.
-  if (!ordered->empty()) {
-    Publications shared = std::move(ordered);
-    for (size_t w = 0; w < executors_.size(); ++w) {
-      if (st.worker_refs[w] == 0) continue;
-      executors_[w]->post([sink = sinks_[w], room, shared] { sink->deliver(room, shared); });
-    }
-  }
   // One post per publishing worker with all its acks.
   std::vector<std::vector<std::pair<std::function<void(Result<PublishResult>)>, PublishResult>>> by_worker(
       executors_.size());
@@ -105,6 +94,24 @@ void EmbeddedBroker::drain(size_t home, const std::string& room) {
       for (auto& [done, result] : acks) done(std::move(result));
     });
   }
+}
+
+std::vector<sync::PublishAck> EmbeddedBroker::order(size_t home, RoomState& st, const std::string& room,
+                                                    std::vector<sync::PublishInput> inputs) {
+  std::vector<sync::PublishAck> acks;
+  auto ordered = std::make_shared<std::vector<sync::Publication>>();
+  st.room->publish(inputs, clock_.wallUs(), acks, *ordered);
+  // Live output before acks: a publisher that is also a subscriber sees its
+  // message before (or with) the ack, never a gap.
+  if (!ordered->empty()) {
+    Publications shared = std::move(ordered);
+    for (size_t w = 0; w < executors_.size(); ++w) {
+      if (st.worker_refs[w] == 0) continue;
+      executors_[w]->post([sink = sinks_[w], room, shared] { sink->deliver(room, shared); });
+    }
+  }
+  (void)home;
+  return acks;
 }
 
 void EmbeddedBroker::subscribe(SubscribeRequest req, std::function<void(Result<sync::SubscribeSnapshot>)> done) {
@@ -205,6 +212,115 @@ void EmbeddedBroker::rooms(size_t worker, std::function<void(std::vector<RoomInf
       });
     });
   }
+}
+
+std::string EmbeddedBroker::audit(const std::string& fields) {
+  if (!audit_) return {};
+  auto h = audit_->append(fields);
+  return h ? h.value() : std::string();
+}
+
+namespace {
+std::string jstr(std::string_view s) {
+  std::string out;
+  protocol::appendJsonString(out, s);
+  return out;
+}
+}  // namespace
+
+void EmbeddedBroker::openWindow(WindowRequest req, std::function<void(Result<sync::WindowSpec>)> done) {
+  const size_t home = homeOf(req.room);
+  executors_[home]->post([this, home, req = std::move(req), done = std::move(done)]() mutable {
+    auto& st = roomState(home, req.room);
+    const int64_t now = clock_.wallUs();
+    auto spec = st.room->openWindow(req.window, req.opens_at_us, req.closes_at_us, req.duration_us, now);
+    if (spec) {
+      const auto& w = spec.value();
+      audit("\"event\":\"window_open\",\"room\":" + jstr(req.room) + ",\"window\":" + jstr(w.id) +
+            ",\"opens_at\":" + std::to_string(w.opens_at_us) + ",\"closes_at\":" + std::to_string(w.closes_at_us) +
+            ",\"settles_at\":" + std::to_string(w.settles_at_us) + ",\"by\":" + jstr(req.opened_by) +
+            ",\"at\":" + std::to_string(now));
+      // Announce it in the room's order, so every subscriber sees the same countdown.
+      std::vector<sync::PublishInput> in(1);
+      in[0].data_json = "{\"type\":\"window_open\",\"window\":" + jstr(w.id) + ",\"opens_at\":" +
+                        std::to_string(w.opens_at_us) + ",\"closes_at\":" + std::to_string(w.closes_at_us) +
+                        ",\"settles_at\":" + std::to_string(w.settles_at_us) + "}";
+      order(home, st, req.room, std::move(in));
+      executors_[home]->postAfter(std::max<int64_t>(0, w.settles_at_us - now),
+                                  [this, home, room = req.room, id = w.id] { settle(home, room, id); });
+    }
+    executors_[req.worker]->post([done = std::move(done), spec = std::move(spec)]() mutable { done(std::move(spec)); });
+  });
+}
+
+void EmbeddedBroker::settle(size_t home, const std::string& room, const std::string& id) {
+  auto it = shards_[home]->rooms.find(room);
+  if (it == shards_[home]->rooms.end()) return;
+  auto& st = it->second;
+  auto* w = st.room->window(id);
+  if (!w) return;
+  const int64_t now = clock_.wallUs();
+  if (!w->settled(now)) {  // clocks disagree slightly: try again when due
+    executors_[home]->postAfter(w->spec().settles_at_us - now, [this, home, room, id] { settle(home, room, id); });
+    return;
+  }
+  std::string refused = "{";
+  for (const auto& [reason, n] : w->refusedByReason()) {
+    if (refused.size() > 1) refused += ',';
+    refused += jstr(reason) + ":" + std::to_string(n);
+  }
+  refused += '}';
+  const std::string hash =
+      audit("\"event\":\"window_settled\",\"room\":" + jstr(room) + ",\"window\":" + jstr(id) +
+            ",\"accepted\":" + std::to_string(w->accepted()) + ",\"refused\":" + refused + ",\"at\":" + std::to_string(now));
+  std::vector<sync::PublishInput> in(1);
+  in[0].data_json = "{\"type\":\"window_summary\",\"window\":" + jstr(id) + ",\"opens_at\":" +
+                    std::to_string(w->spec().opens_at_us) + ",\"closes_at\":" + std::to_string(w->spec().closes_at_us) +
+                    ",\"accepted\":" + std::to_string(w->accepted()) + ",\"refused\":" + refused +
+                    ",\"audit_hash\":" + jstr(hash) + "}";
+  order(home, st, room, std::move(in));
+  // Keep the settled window a while to answer stragglers and replays, then forget it.
+  executors_[home]->postAfter(60'000'000, [this, home, room, id] {
+    auto r = shards_[home]->rooms.find(room);
+    if (r != shards_[home]->rooms.end()) r->second.room->eraseWindow(id);
+  });
+}
+
+void EmbeddedBroker::act(ActionRequest req, std::function<void(Result<ActionResult>)> done) {
+  const size_t home = homeOf(req.room);
+  executors_[home]->post([this, home, req = std::move(req), done = std::move(done)]() mutable {
+    ActionResult result;
+    auto it = shards_[home]->rooms.find(req.room);
+    sync::FairWindow* w = it == shards_[home]->rooms.end() ? nullptr : it->second.room->window(req.window);
+    auto& d = result.decision;
+    if (!w) {
+      d.reason = "unknown_window";
+      d.stamp_us = req.input.stamp_us;
+      d.received_us = req.input.received_us;
+      d.gap_us = d.received_us - d.stamp_us;
+    } else {
+      d = w->decide(req.input);
+    }
+    if (!d.duplicate) {
+      result.audit_hash = audit(
+          "\"event\":\"decision\",\"room\":" + jstr(req.room) + ",\"window\":" + jstr(req.window) +
+          ",\"user\":" + jstr(req.input.user) + ",\"client\":" + jstr(req.input.client) +
+          ",\"action_id\":" + jstr(req.input.action_id) + ",\"stamp\":" + std::to_string(d.stamp_us) +
+          ",\"received\":" + std::to_string(d.received_us) + ",\"gap\":" + std::to_string(d.gap_us) +
+          ",\"expected_gap\":" + std::to_string(d.expected_gap_us) + ",\"allowed_deviation\":" +
+          std::to_string(d.allowed_deviation_us) + ",\"decision\":" + (d.accepted ? "\"accepted\"" : "\"refused\"") +
+          ",\"reason\":" + jstr(d.reason) + ",\"data\":" + req.data_json);
+    }
+    executors_[req.worker]->post([done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+  });
+}
+
+void EmbeddedBroker::reportDelay(const std::string& room, size_t worker, int64_t owd_us) {
+  const size_t home = homeOf(room);
+  executors_[home]->post([this, home, room, worker, owd_us] {
+    auto it = shards_[home]->rooms.find(room);
+    if (it != shards_[home]->rooms.end()) it->second.room->reportDelay(worker, owd_us);
+  });
 }
 
 void EmbeddedBroker::tick(size_t worker) {

@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <array>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <optional>
@@ -66,7 +67,8 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
         limits_(limits),
         m_(metrics),
         connect_timer_(ws_.get_executor()),
-        close_timer_(ws_.get_executor()) {}
+        close_timer_(ws_.get_executor()),
+        probe_timer_(ws_.get_executor()) {}
 
   void run(http::request<http::string_body> req) {
     websocket::stream_base::timeout t{};
@@ -78,6 +80,15 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
     ws_.auto_fragment(false);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "tutti/" TUTTI_VERSION); }));
+    // Pongs answering our RTT probes carry 'T' + the 8-byte monotonic send time.
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
+      if (kind != websocket::frame_type::pong || payload.size() != 9 || payload[0] != 'T') return;
+      int64_t sent = 0;
+      std::memcpy(&sent, payload.data() + 1, 8);
+      const int64_t rtt = SystemClock::instance().monoUs() - sent;
+      if (rtt < 0 || rtt > 60'000'000) return;
+      recordRtt(rtt);
+    });
     ws_.async_accept(req, [self = shared_from_this()](error_code ec) { self->onAccept(ec); });
   }
 
@@ -96,7 +107,7 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
     }
     queue_.push_back(Item{std::move(frame), pub_ts_us});
     queued_bytes_ += size;
-    if (!writing_) doWrite();
+    if (!writing_) pump();
     return SendResult::kQueued;
   }
 
@@ -110,6 +121,20 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
   const std::string& remoteIp() const override { return ip_; }
   size_t queuedBytes() const override { return queued_bytes_; }
 
+  RttStats rtt() const override {
+    RttStats s;
+    s.samples = rtt_count_;
+    if (rtt_count_ == 0) return s;
+    s.last_us = rtt_window_[(rtt_count_ - 1) % rtt_window_.size()];
+    const size_t n = std::min<size_t>(rtt_count_, rtt_window_.size());
+    s.min_us = s.max_us = rtt_window_[0];
+    for (size_t i = 0; i < n; ++i) {
+      s.min_us = std::min(s.min_us, rtt_window_[i]);
+      s.max_us = std::max(s.max_us, rtt_window_[i]);
+    }
+    return s;
+  }
+
  private:
   struct Item {
     Frame frame;
@@ -119,6 +144,7 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
   void onAccept(error_code ec) {
     if (ec) return finish(kNoCloseFrame);
     handler_->onOpen(*this);
+    armProbe(std::chrono::milliseconds(200));
     if (!closing_ && !authenticated_) {
       connect_timer_.expires_after(std::chrono::milliseconds(limits_.connect_timeout_ms));
       connect_timer_.async_wait([self = shared_from_this()](error_code ec) {
@@ -196,11 +222,45 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
     // Idle connections should not keep a large write buffer.
     if (wbuf_.capacity() > 64 * 1024) std::string().swap(wbuf_);
     if (ec) return cut();
-    if (close_pending_) {
-      if (!queue_.empty()) return doWrite();
-      return sendClose();
+    pump();
+  }
+
+  // Starts the next write if none is in flight: a due RTT probe first (it is
+  // tiny and its timing matters), then queued frames, then a pending close.
+  void pump() {
+    if (writing_ || finished_) return;
+    if (probe_due_ && !close_pending_) {
+      probe_due_ = false;
+      writing_ = true;
+      probe_payload_[0] = 'T';
+      const int64_t now = SystemClock::instance().monoUs();
+      std::memcpy(probe_payload_.data() + 1, &now, 8);
+      ws_.async_ping(websocket::ping_data(beast::string_view(probe_payload_.data(), probe_payload_.size())),
+                     [self = shared_from_this()](error_code ec) {
+                       self->writing_ = false;
+                       if (ec) return self->cut();
+                       self->pump();
+                     });
+      return;
     }
-    if (!queue_.empty()) doWrite();
+    if (!queue_.empty()) return doWrite();
+    if (close_pending_) sendClose();
+  }
+
+  void armProbe(std::chrono::milliseconds after) {
+    probe_timer_.expires_after(after);
+    probe_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->closing_ || self->finished_) return;
+      self->probe_due_ = true;
+      self->pump();
+      self->armProbe(std::chrono::milliseconds(self->limits_.rtt_probe_interval_ms));
+    });
+  }
+
+  void recordRtt(int64_t rtt_us) {
+    rtt_window_[rtt_count_ % rtt_window_.size()] = rtt_us;
+    ++rtt_count_;
+    if (handler_) handler_->onRtt(rtt_us);
   }
 
   void beginClose(int code, std::string reason, bool drop_queue) {
@@ -222,10 +282,7 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
     close_timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec && !self->finished_) self->cut();
     });
-    if (!writing_) {
-      if (!queue_.empty()) doWrite();
-      else sendClose();
-    }
+    pump();
   }
 
   void sendClose() {
@@ -249,6 +306,7 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
     closing_ = true;
     connect_timer_.cancel();
     close_timer_.cancel();
+    probe_timer_.cancel();
     queue_.clear();
     queued_bytes_ = 0;
     auto h = std::move(handler_);
@@ -289,6 +347,11 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
   TransportMetrics m_;
   asio::steady_timer connect_timer_;
   asio::steady_timer close_timer_;
+  asio::steady_timer probe_timer_;
+  std::array<char, 9> probe_payload_{};
+  bool probe_due_ = false;
+  std::array<int64_t, 16> rtt_window_{};
+  uint64_t rtt_count_ = 0;
   std::deque<Item> queue_;
   std::string wbuf_;  // the message being written
   std::array<char, 4096> drain_buf_;

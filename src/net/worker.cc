@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -39,6 +40,16 @@ Worker::~Worker() { stop(); }
 asio::io_context& Worker::context() { return impl_->ioc; }
 
 void Worker::post(std::function<void()> fn) { asio::post(impl_->ioc, std::move(fn)); }
+
+void Worker::postAfter(int64_t delay_us, std::function<void()> fn) {
+  asio::post(impl_->ioc, [this, delay_us, fn = std::move(fn)]() mutable {
+    if (impl_->stopping) return;
+    auto timer = std::make_shared<asio::steady_timer>(impl_->ioc, std::chrono::microseconds(std::max<int64_t>(0, delay_us)));
+    timer->async_wait([timer, fn = std::move(fn)](boost::system::error_code ec) {
+      if (!ec) fn();
+    });
+  });
+}
 
 void Worker::every(int64_t period_ms, std::function<void()> fn) {
   auto p = std::make_unique<Impl::Periodic>();

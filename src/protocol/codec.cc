@@ -27,6 +27,27 @@ Result<std::string> requireRoom(const json::object& p) {
   return room;
 }
 
+// Reads an optional integer member (JSON integer, or a double with an integral value).
+bool optInt(const json::object& o, std::string_view key, std::optional<int64_t>& out) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return true;
+  if (v->is_int64()) { out = v->get_int64(); return true; }
+  if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) { out = static_cast<int64_t>(v->get_uint64()); return true; }
+  if (v->is_double()) {
+    const double d = v->get_double();
+    if (d >= -9.2e18 && d <= 9.2e18 && d == static_cast<double>(static_cast<int64_t>(d))) { out = static_cast<int64_t>(d); return true; }
+  }
+  return false;
+}
+
+Result<std::string> requireWindow(const json::object& p) {
+  auto* v = p.if_contains("window");
+  if (!v || !v->is_string()) return invalid("params.window must be a string");
+  std::string w(v->get_string().data(), v->get_string().size());
+  if (!validWindowId(w)) return invalid("bad window id");
+  return w;
+}
+
 bool readUint(const json::value& v, uint64_t& out) {
   if (v.is_uint64()) { out = v.get_uint64(); return true; }
   if (v.is_int64() && v.get_int64() >= 0) { out = static_cast<uint64_t>(v.get_int64()); return true; }
@@ -92,9 +113,51 @@ Result<Command> decodeObject(const json::object& o, uint64_t id) {
     pp.data_json = json::serialize(*d);
     if (!optString(*params, "client_msg_id", pp.client_msg_id) || pp.client_msg_id.size() > 128)
       return invalid("publish: client_msg_id must be a string of at most 128 bytes");
+    if (!optInt(*params, "at", pp.at_us) || !optInt(*params, "delay_ms", pp.delay_ms))
+      return invalid("publish: at and delay_ms must be integers");
+    if (pp.at_us && pp.delay_ms) return invalid("publish: give at or delay_ms, not both");
+    if (pp.delay_ms && (*pp.delay_ms < 0 || *pp.delay_ms > 3'600'000)) return invalid("publish: delay_ms out of range");
     cmd.params = std::move(pp);
   } else if (method == "ping") {
     cmd.method = Method::kPing;
+  } else if (method == "time") {
+    cmd.method = Method::kTime;
+    TimeParams tp;
+    if (!optInt(*params, "rtt_us", tp.rtt_us) || !optInt(*params, "offset_us", tp.offset_us) ||
+        !optInt(*params, "uncertainty_us", tp.uncertainty_us))
+      return invalid("time: rtt_us, offset_us and uncertainty_us must be integers");
+    cmd.params = tp;
+  } else if (method == "window_open") {
+    cmd.method = Method::kWindowOpen;
+    WindowOpenParams wp;
+    auto room = requireRoom(*params);
+    if (!room) return room.error();
+    wp.room = std::move(*room);
+    auto w = requireWindow(*params);
+    if (!w) return w.error();
+    wp.window = std::move(*w);
+    if (!optInt(*params, "opens_at", wp.opens_at_us) || !optInt(*params, "closes_at", wp.closes_at_us) ||
+        !optInt(*params, "duration_ms", wp.duration_ms))
+      return invalid("window_open: opens_at, closes_at and duration_ms must be integers");
+    if (!wp.closes_at_us && !wp.duration_ms) return invalid("window_open: give closes_at or duration_ms");
+    cmd.params = std::move(wp);
+  } else if (method == "action") {
+    cmd.method = Method::kAction;
+    ActionParams ap;
+    auto room = requireRoom(*params);
+    if (!room) return room.error();
+    ap.room = std::move(*room);
+    auto w = requireWindow(*params);
+    if (!w) return w.error();
+    ap.window = std::move(*w);
+    std::optional<int64_t> ts;
+    if (!optInt(*params, "ts", ts) || !ts) return invalid("action: ts (the synced stamp, us) is required");
+    ap.stamp_us = *ts;
+    if (auto* d = params->if_contains("data")) ap.data_json = json::serialize(*d);
+    else ap.data_json = "null";
+    if (!optString(*params, "action_id", ap.action_id) || ap.action_id.empty() || ap.action_id.size() > 128)
+      return invalid("action: action_id must be a non-empty string of at most 128 bytes");
+    cmd.params = std::move(ap);
   } else {
     return makeError(code::kUnknownMethod, "unknown method");
   }
@@ -151,6 +214,8 @@ bool validRoomName(std::string_view room) {
   return true;
 }
 
+bool validWindowId(std::string_view id) { return id.size() <= 64 && validRoomName(id); }
+
 void appendJsonString(std::string& out, std::string_view s) {
   static const char* kHex = "0123456789abcdef";
   out += '"';
@@ -188,7 +253,7 @@ std::string encodeError(uint64_t id, const Error& error) {
 }
 
 PubFrame encodePub(std::string_view room, std::string_view epoch, uint64_t offset, int64_t ts_us,
-                   std::string_view data_json) {
+                   std::string_view data_json, std::optional<int64_t> at_us) {
   PubFrame f;
   f.bytes.reserve(80 + room.size() + data_json.size());
   f.bytes += "{\"push\":\"pub\",\"room\":";
@@ -199,6 +264,10 @@ PubFrame encodePub(std::string_view room, std::string_view epoch, uint64_t offse
   f.bytes += std::to_string(offset);
   f.bytes += ",\"ts\":";
   f.bytes += std::to_string(ts_us);
+  if (at_us) {
+    f.bytes += ",\"at\":";
+    f.bytes += std::to_string(*at_us);
+  }
   f.bytes += ",\"data\":";
   f.data_pos = f.bytes.size();
   f.data_len = data_json.size();

@@ -126,7 +126,8 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   };
   section("server", [&](TableReader& r) {
     r.get("listen", c.server.listen).get("workers", c.server.workers).get("log_level", c.server.log_level)
-        .get("api_key", c.server.api_key).get("shutdown_grace_ms", c.server.shutdown_grace_ms);
+        .get("api_key", c.server.api_key).get("shutdown_grace_ms", c.server.shutdown_grace_ms)
+        .get("audit_log", c.server.audit_log).get("rtt_probe_interval_ms", c.server.rtt_probe_interval_ms);
   });
   section("limits", [&](TableReader& r) {
     auto& l = c.limits;
@@ -140,7 +141,8 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   section("auth", [&](TableReader& r) {
     auto& a = c.auth;
     r.get("anonymous", a.anonymous).get("anonymous_subscribe", a.anonymous_subscribe)
-        .get("anonymous_publish", a.anonymous_publish).get("algorithm", a.algorithm).get("secret", a.secret)
+        .get("anonymous_publish", a.anonymous_publish).get("anonymous_windows", a.anonymous_windows)
+        .get("algorithm", a.algorithm).get("secret", a.secret)
         .get("public_key_file", a.public_key_file).get("leeway_s", a.leeway_s);
   });
   if (!err) {
@@ -155,10 +157,24 @@ Result<ServerConfig> parseConfig(std::string_view text) {
           TableReader r(*t, "rooms.");
           r.get("prefix", rule.prefix).get("history_size", rule.history_size).get("history_ttl_s", rule.history_ttl_s)
               .get("presence", rule.presence).get("publish", rule.publish).get("dedup_window_s", rule.dedup_window_s)
-              .get("dedup_max_entries", rule.dedup_max_entries).get("idle_ttl_s", rule.idle_ttl_s);
+              .get("dedup_max_entries", rule.dedup_max_entries).get("idle_ttl_s", rule.idle_ttl_s)
+              .get("delivery", rule.delivery).get("delay_ms", rule.delay_ms).get("delay_adaptive", rule.delay_adaptive)
+              .get("delay_min_ms", rule.delay_min_ms).get("delay_max_ms", rule.delay_max_ms)
+              .get("delay_margin_ms", rule.delay_margin_ms).get("delay_percentile", rule.delay_percentile)
+              .get("window_tolerance_ms", rule.window_tolerance_ms).get("window_grace_ms", rule.window_grace_ms);
           if (auto re = r.finish()) { err = re; break; }
           if (rule.publish != "clients" && rule.publish != "server") {
             err = configError(*t, "rooms.publish", "must be \"clients\" or \"server\"");
+            break;
+          }
+          if (rule.delivery != "immediate" && rule.delivery != "at" && rule.delivery != "delay") {
+            err = configError(*t, "rooms.delivery", "must be \"immediate\", \"at\" or \"delay\"");
+            break;
+          }
+          if (rule.delay_ms < 0 || rule.delay_min_ms < 0 || rule.delay_max_ms < rule.delay_min_ms ||
+              rule.delay_percentile <= 0 || rule.delay_percentile > 100 || rule.window_tolerance_ms < 0 ||
+              rule.window_grace_ms < 0) {
+            err = configError(*t, "rooms.delay_ms", "delay / window settings out of range");
             break;
           }
           if (rule.history_size < 0 || rule.history_ttl_s < 0) {
@@ -184,7 +200,8 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   auto& l = c.limits;
   if (l.max_frame_bytes < 256 || l.max_batch < 1 || l.max_rooms_per_connection < 1 || l.max_data_bytes < 1 ||
       l.publish_rate_per_s <= 0 || l.publish_burst < 1 || l.max_connections_per_ip < 1 ||
-      l.outgoing_buffer_bytes < 1024 || l.connect_timeout_ms < 1 || l.idle_timeout_ms < 100)
+      l.outgoing_buffer_bytes < 1024 || l.connect_timeout_ms < 1 || l.idle_timeout_ms < 100 ||
+      c.server.rtt_probe_interval_ms < 10)
     return makeError(1002, "config: a [limits] value is out of range (see docs/configuration.md)");
   if (c.server.workers < 0) return makeError(1002, "config: server.workers must be >= 0");
   if (c.auth.algorithm != "HS256" && c.auth.algorithm != "RS256" && c.auth.algorithm != "ES256")

@@ -124,7 +124,20 @@ void Connection::onBinary(size_t) {
   protocolError(0, makeError(code::kBadRequest, "binary frames are not supported; send JSON text"));
 }
 
+void Connection::onRtt(int64_t rtt_us) {
+  ctx_.metrics->client_rtt.observe(static_cast<double>(rtt_us) / 1e6);
+  if (int64_t owd = owdUs(); owd >= 0) ctx_.metrics->client_owd.observe(static_cast<double>(owd) / 1e6);
+}
+
+net::RttStats Connection::rtt() const { return conn_ ? conn_->rtt() : net::RttStats{}; }
+
+int64_t Connection::owdUs() const {
+  const auto r = rtt();
+  return r.min_us < 0 ? -1 : r.min_us / 2;
+}
+
 void Connection::onText(std::string_view frame) {
+  frame_received_us_ = ctx_.clock.wallUs();
   auto items = protocol::decodeFrame(frame, static_cast<size_t>(ctx_.config.limits.max_batch));
   for (auto& d : items) {
     if (!conn_) return;
@@ -148,6 +161,9 @@ void Connection::handle(protocol::Command& cmd) {
     case Method::kUnsubscribe: return onUnsubscribe(cmd.id, std::get<protocol::RoomParams>(cmd.params).room);
     case Method::kPublish: return onPublish(cmd.id, std::get<protocol::PublishParams>(cmd.params));
     case Method::kPresence: return onPresence(cmd.id, std::get<protocol::RoomParams>(cmd.params).room);
+    case Method::kTime: return onTime(cmd.id, std::get<protocol::TimeParams>(cmd.params));
+    case Method::kWindowOpen: return onWindowOpen(cmd.id, std::get<protocol::WindowOpenParams>(cmd.params));
+    case Method::kAction: return onAction(cmd.id, std::get<protocol::ActionParams>(cmd.params));
     case Method::kPing: {
       std::string r = "{";
       appendField(r, "server_time_us", ctx_.clock.wallUs());
@@ -170,6 +186,7 @@ void Connection::onConnect(uint64_t id, protocol::ConnectParams& p) {
     anonymous_ = true;
     may_subscribe_ = auth.anonymous_subscribe;
     may_publish_ = auth.anonymous_publish;
+    may_open_windows_ = auth.anonymous_windows;
   } else {
     if (!ctx_.verifier) {
       ctx_.metrics->authFailure(code::kTokenBadSignature).inc();
@@ -190,6 +207,7 @@ void Connection::onConnect(uint64_t id, protocol::ConnectParams& p) {
     user_ = claims->sub;
     may_subscribe_ = std::move(claims->subscribe);
     may_publish_ = std::move(claims->publish);
+    may_open_windows_ = std::move(claims->windows);
   }
   client_ = p.client.empty() ? session_ : p.client;
   connected_ = true;
@@ -316,6 +334,8 @@ void Connection::onPublish(uint64_t id, protocol::PublishParams& p) {
   req.room = p.room;
   req.worker = hub_.index();
   req.data_json = std::move(p.data_json);
+  req.at_us = p.at_us;
+  if (p.delay_ms) req.delay_us = *p.delay_ms * 1000;
   if (!p.client_msg_id.empty()) req.dedup_key = "c\x1f" + user_ + "\x1f" + client_ + "\x1f" + p.client_msg_id;
   ctx_.broker->publish(std::move(req), [weak = weak_from_this(), id, room = p.room](Result<broker::PublishResult> r) {
     auto self = weak.lock();
@@ -354,6 +374,115 @@ void Connection::onPresence(uint64_t id, const std::string& room) {
                           s += "]}";
                           self->reply(id, s);
                         });
+}
+
+}  // namespace tutti::server
+
+namespace tutti::server {
+
+void Connection::onTime(uint64_t id, const protocol::TimeParams& p) {
+  ctx_.metrics->time_requests.inc();
+  if (p.rtt_us) telemetry_.rtt_us = *p.rtt_us;
+  if (p.offset_us) telemetry_.offset_us = *p.offset_us;
+  if (p.uncertainty_us) {
+    telemetry_.uncertainty_us = *p.uncertainty_us;
+    if (*p.uncertainty_us >= 0) ctx_.metrics->client_sync_uncertainty.observe(static_cast<double>(*p.uncertainty_us) / 1e6);
+  }
+  // t1: when the frame was read; t2: now, as late as we can stamp it before
+  // the reply is queued (it is written at once unless a write is in flight).
+  std::string r = "{";
+  appendField(r, "t1", frame_received_us_);
+  r += ',';
+  appendField(r, "t2", ctx_.clock.wallUs());
+  r += '}';
+  reply(id, r);
+}
+
+void Connection::onWindowOpen(uint64_t id, protocol::WindowOpenParams& p) {
+  if (!auth::allowed(may_open_windows_, p.room))
+    return replyError(id, makeError(code::kPermissionDenied, "not allowed to open windows in " + p.room));
+  broker::WindowRequest req;
+  req.room = p.room;
+  req.window = p.window;
+  req.opens_at_us = p.opens_at_us;
+  req.closes_at_us = p.closes_at_us;
+  if (p.duration_ms) req.duration_us = *p.duration_ms * 1000;
+  req.worker = hub_.index();
+  req.opened_by = anonymous_ ? "anonymous:" + session_ : user_;
+  ctx_.broker->openWindow(std::move(req), [weak = weak_from_this(), id, room = p.room](Result<sync::WindowSpec> r) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!r) return self->replyError(id, r.error());
+    std::string s = "{";
+    appendField(s, "room", room);
+    s += ',';
+    appendField(s, "window", r->id);
+    s += ',';
+    appendField(s, "opens_at", r->opens_at_us);
+    s += ',';
+    appendField(s, "closes_at", r->closes_at_us);
+    s += ',';
+    appendField(s, "settles_at", r->settles_at_us);
+    s += '}';
+    self->reply(id, s);
+  });
+}
+
+void Connection::onAction(uint64_t id, protocol::ActionParams& p) {
+  if (static_cast<int64_t>(p.data_json.size()) > ctx_.config.limits.max_data_bytes) {
+    ctx_.metrics->limit_data.inc();
+    return replyError(id, makeError(code::kDataTooLarge, "data above max_data_bytes"));
+  }
+  // Actions share the publish budget: a flood of bets is a flood of publishes.
+  if (!publish_bucket_.tryTake(ctx_.clock.monoUs())) {
+    ctx_.metrics->limit_rate.inc();
+    return replyError(id, makeError(code::kRateLimited, "action rate limit exceeded"));
+  }
+  broker::ActionRequest req;
+  req.room = p.room;
+  req.window = p.window;
+  req.worker = hub_.index();
+  req.data_json = std::move(p.data_json);
+  auto& in = req.input;
+  in.user = anonymous_ ? "anonymous:" + session_ : user_;
+  in.client = client_;
+  in.action_id = p.action_id;
+  in.stamp_us = p.stamp_us;
+  in.received_us = frame_received_us_;
+  const auto r = rtt();
+  in.rtt_min_us = r.min_us;
+  in.rtt_max_us = r.max_us;
+  in.permitted = mayAccess(p.room, true);
+  ctx_.broker->act(std::move(req), [weak = weak_from_this(), id, room = p.room, window = p.window,
+                                    action_id = p.action_id](Result<broker::ActionResult> res) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!res) return self->replyError(id, res.error());
+    const auto& d = res->decision;
+    if (!d.duplicate) self->ctx_.metrics->decision(d.accepted, d.reason).inc();
+    std::string s = "{";
+    appendField(s, "room", room);
+    s += ',';
+    appendField(s, "window", window);
+    s += ',';
+    appendField(s, "action_id", action_id);
+    s += d.accepted ? ",\"decision\":\"accepted\"" : ",\"decision\":\"refused\"";
+    if (!d.accepted) {
+      s += ',';
+      appendField(s, "reason", d.reason);
+    }
+    if (d.duplicate) s += ",\"duplicate\":true";
+    s += ',';
+    appendField(s, "stamp", d.stamp_us);
+    s += ',';
+    appendField(s, "received", d.received_us);
+    s += ',';
+    appendField(s, "gap", d.gap_us);
+    s += ',';
+    appendField(s, "expected_gap", d.expected_gap_us);
+    s += '}';
+    self->reply(id, s);
+  });
 }
 
 }  // namespace tutti::server

@@ -27,6 +27,7 @@ class Connection final : public net::WsHandler, public std::enable_shared_from_t
   void onText(std::string_view frame) override;
   void onBinary(size_t bytes) override;
   void onClosed(int code) override;
+  void onRtt(int64_t rtt_us) override;
 
   // Called by the hub: one publication for a live subscription.
   void deliverPublication(Subscription& sub, const sync::Publication& p);
@@ -38,7 +39,21 @@ class Connection final : public net::WsHandler, public std::enable_shared_from_t
   // Closes with 4004 once the connect token has expired (called each second).
   void checkTokenExpiry(int64_t now_s);
 
+  // This client's one-way delay estimate from the server's own round-trip
+  // probes (min recent rtt / 2), -1 before the first.
+  int64_t owdUs() const;
+  net::RttStats rtt() const;
+  // What the client last reported of its clock sync (via `time`), -1 = unknown.
+  struct SyncTelemetry {
+    int64_t rtt_us = -1;
+    int64_t offset_us = -1;
+    int64_t uncertainty_us = -1;
+  };
+  const SyncTelemetry& syncTelemetry() const { return telemetry_; }
+  bool subscribedTo(const std::string& room) const { return subs_.count(room) > 0; }
+
   const std::string& user() const { return user_; }
+  const std::string& client() const { return client_; }
   const std::string& session() const { return session_; }
 
  private:
@@ -48,6 +63,9 @@ class Connection final : public net::WsHandler, public std::enable_shared_from_t
   void onUnsubscribe(uint64_t id, const std::string& room);
   void onPublish(uint64_t id, protocol::PublishParams& p);
   void onPresence(uint64_t id, const std::string& room);
+  void onTime(uint64_t id, const protocol::TimeParams& p);
+  void onWindowOpen(uint64_t id, protocol::WindowOpenParams& p);
+  void onAction(uint64_t id, protocol::ActionParams& p);
   void subscribed(uint64_t id, const std::string& room, uint64_t generation, sync::SubscribeSnapshot snap);
 
   void reply(uint64_t id, std::string_view result_json);
@@ -68,6 +86,9 @@ class Connection final : public net::WsHandler, public std::enable_shared_from_t
   std::string client_;
   std::vector<std::string> may_subscribe_;
   std::vector<std::string> may_publish_;
+  std::vector<std::string> may_open_windows_;
+  int64_t frame_received_us_ = 0;  // server time the current frame was read
+  SyncTelemetry telemetry_;
   std::unordered_map<std::string, Subscription> subs_;  // node-based: Subscription* stay valid
   uint64_t next_generation_ = 1;
   int64_t protocol_errors_ = 0;

@@ -56,6 +56,11 @@ struct ServerMetrics {
   metrics::Counter& limit_data;
   metrics::Counter& limit_batch;
   metrics::Counter& kicked;
+  metrics::Counter& time_requests;
+  metrics::Histogram& client_rtt;
+  metrics::Histogram& client_owd;
+  metrics::Histogram& client_sync_uncertainty;
+  metrics::Counter& decision(bool accepted, const std::string& reason);
   metrics::Counter& errorFor(int code);
   metrics::Counter& authFailure(int code);
 };

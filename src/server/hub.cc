@@ -22,6 +22,36 @@ void WorkerHub::removeSubscriber(const std::string& room, Connection* c) {
   if (v.empty()) rooms_.erase(it);
 }
 
+std::vector<std::pair<std::string, int64_t>> WorkerHub::delayPercentiles(
+    const std::function<double(const std::string&)>& percentile) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  std::unordered_set<std::string> now;
+  for (const auto& [room, subs] : rooms_) {
+    const double p = percentile(room);
+    if (p < 0) continue;
+    std::vector<int64_t> owd;
+    for (const auto& s : subs)
+      if (int64_t d = s.conn->owdUs(); d >= 0) owd.push_back(d);
+    if (owd.empty()) continue;
+    std::sort(owd.begin(), owd.end());
+    const size_t idx = std::min(owd.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(owd.size())));
+    out.emplace_back(room, owd[idx]);
+    now.insert(room);
+  }
+  for (const auto& room : reported_)
+    if (!now.count(room)) out.emplace_back(room, 0);
+  reported_ = std::move(now);
+  return out;
+}
+
+std::vector<Connection*> WorkerHub::subscribersOf(const std::string& room) const {
+  std::vector<Connection*> out;
+  auto it = rooms_.find(room);
+  if (it != rooms_.end())
+    for (const auto& s : it->second) out.push_back(s.conn);
+  return out;
+}
+
 void WorkerHub::deliver(const std::string& room, const broker::Publications& pubs) {
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return;

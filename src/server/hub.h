@@ -4,6 +4,7 @@
 // broker posts each room's batch here once; this loop queues a reference to
 // the same frame on each local subscriber.
 
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -37,6 +38,13 @@ class WorkerHub final : public broker::WorkerSink {
   void addSubscriber(const std::string& room, Connection* c, Subscription* s);
   void removeSubscriber(const std::string& room, Connection* c);
 
+  // For each local room whose percentile(room) >= 0: that percentile of its
+  // subscribers' one-way delays (us). Rooms reported before and gone since
+  // are reported with 0, so the home forgets this worker's figure.
+  std::vector<std::pair<std::string, int64_t>> delayPercentiles(const std::function<double(const std::string&)>& percentile);
+  // Local subscribers of a room, for telemetry.
+  std::vector<Connection*> subscribersOf(const std::string& room) const;
+
   void deliver(const std::string& room, const broker::Publications& pubs) override;
   void presenceEvent(const std::string& room, const broker::Frame& frame) override;
 
@@ -48,6 +56,7 @@ class WorkerHub final : public broker::WorkerSink {
   size_t index_;
   std::unordered_set<Connection*> connections_;
   std::unordered_map<std::string, std::vector<Subscriber>> rooms_;
+  std::unordered_set<std::string> reported_;  // rooms with a delay report outstanding
 };
 
 }  // namespace tutti::server

@@ -31,7 +31,19 @@ ServerMetrics::ServerMetrics(metrics::Registry& r)
       limit_rooms(r.counter("tutti_limit_refusals_total", "Requests refused by a limit", {{"limit", "rooms_per_connection"}})),
       limit_data(r.counter("tutti_limit_refusals_total", "Requests refused by a limit", {{"limit", "data_size"}})),
       limit_batch(r.counter("tutti_limit_refusals_total", "Requests refused by a limit", {{"limit", "batch"}})),
-      kicked(r.counter("tutti_kicked_total", "Connections closed by the HTTP API")) {}
+      kicked(r.counter("tutti_kicked_total", "Connections closed by the HTTP API")),
+      time_requests(r.counter("tutti_time_requests_total", "Clock-sync exchanges answered")),
+      client_rtt(r.histogram("tutti_client_rtt_seconds", "Round trips measured by the server's WebSocket probes",
+                             metrics::latencyBucketsSeconds())),
+      client_owd(r.histogram("tutti_client_one_way_seconds", "One-way delay estimates (min recent rtt / 2), per probe",
+                             metrics::latencyBucketsSeconds())),
+      client_sync_uncertainty(r.histogram("tutti_client_sync_uncertainty_seconds",
+                                          "Clock-sync uncertainty reported by clients", metrics::latencyBucketsSeconds())) {}
+
+metrics::Counter& ServerMetrics::decision(bool accepted, const std::string& reason) {
+  return registry.counter("tutti_window_decisions_total", "Fair-window decisions",
+                          {{"decision", accepted ? "accepted" : "refused"}, {"reason", accepted ? "" : reason}});
+}
 
 metrics::Counter& ServerMetrics::errorFor(int code) {
   return registry.counter("tutti_errors_total", "Error replies sent, by code", {{"code", std::to_string(code)}});
@@ -48,6 +60,7 @@ class WorkerExecutor final : public broker::Executor {
  public:
   explicit WorkerExecutor(net::Worker& w) : w_(w) {}
   void post(std::function<void()> fn) override { w_.post(std::move(fn)); }
+  void postAfter(int64_t delay_us, std::function<void()> fn) override { w_.postAfter(delay_us, std::move(fn)); }
 
  private:
   net::Worker& w_;
@@ -77,6 +90,16 @@ sync::RoomPolicy policyOf(const RoomRule& r) {
   p.dedup_window_us = r.dedup_window_s * 1'000'000;
   p.dedup_max_entries = static_cast<size_t>(r.dedup_max_entries);
   p.idle_ttl_us = r.idle_ttl_s * 1'000'000;
+  p.delivery = r.delivery == "delay" ? sync::Delivery::kDelay
+               : r.delivery == "at" ? sync::Delivery::kAt
+                                    : sync::Delivery::kImmediate;
+  p.delay_us = r.delay_ms * 1000;
+  p.delay_adaptive = r.delay_adaptive;
+  p.delay_min_us = r.delay_min_ms * 1000;
+  p.delay_max_us = r.delay_max_ms * 1000;
+  p.delay_margin_us = r.delay_margin_ms * 1000;
+  p.fairness.tolerance_us = r.window_tolerance_ms * 1000;
+  p.fairness.grace_us = r.window_grace_ms * 1000;
   return p;
 }
 
@@ -128,9 +151,17 @@ class ServerImpl final : public Server, public net::HttpHandler {
       ex.push_back(executors_[i].get());
       sinks.push_back(hubs_[i].get());
     }
+    if (!cfg.server.audit_log.empty()) {
+      auto a = sync::AuditLog::open(cfg.server.audit_log);
+      if (!a) return a.error();
+      audit_ = std::move(a.value());
+      log::info("audit log", {{"path", cfg.server.audit_log}, {"lines", std::to_string(audit_->lastSeq())},
+                              {"last_hash", audit_->lastHash()}});
+    }
     auto* cfgp = &ctx_.config;
     auto broker = std::make_unique<broker::EmbeddedBroker>(
-        ex, sinks, [cfgp](const std::string& room) { return policyOf(cfgp->ruleFor(room)); }, ctx_.clock);
+        ex, sinks, [cfgp](const std::string& room) { return policyOf(cfgp->ruleFor(room)); }, ctx_.clock,
+        audit_.get());
     ctx_.broker = std::move(broker);
     ctx_.registry.gauge("tutti_workers", "Worker threads").set(static_cast<int64_t>(n));
     auto& rooms_gauge = ctx_.registry.gauge("tutti_rooms", "Rooms held by this node");
@@ -140,6 +171,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
         const int64_t now_s = ctx_.clock.wallUs() / 1'000'000;
         std::vector<Connection*> all(ctx_.hubs[i]->connections().begin(), ctx_.hubs[i]->connections().end());
         for (Connection* c : all) c->checkTokenExpiry(now_s);
+        reportDelays(i);
         if (i == 0) ctx_.broker->rooms(0, [&rooms_gauge](std::vector<broker::RoomInfo> r) {
           rooms_gauge.set(static_cast<int64_t>(r.size()));
         });
@@ -155,6 +187,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
     lim.outgoing_buffer_bytes = cfg.limits.outgoing_buffer_bytes;
     lim.idle_timeout_ms = cfg.limits.idle_timeout_ms;
     lim.connect_timeout_ms = cfg.limits.connect_timeout_ms;
+    lim.rtt_probe_interval_ms = cfg.server.rtt_probe_interval_ms;
     auto& r = ctx_.registry;
     net::TransportMetrics tm{
         &r.counter("tutti_bytes_in_total", "Bytes received on WebSocket connections"),
@@ -197,6 +230,16 @@ class ServerImpl final : public Server, public net::HttpHandler {
     log::info("stopped", {{"open_connections", std::to_string(ctx_.metrics ? ctx_.metrics->connections.value() : 0)}});
   }
 
+  // Adaptive-delay rooms: tell each room's home this worker's percentile of
+  // its subscribers' one-way delays.
+  void reportDelays(size_t w) {
+    for (const auto& [room, pctl] : ctx_.hubs[w]->delayPercentiles([this](const std::string& r) -> double {
+           const auto& rule = ctx_.config.ruleFor(r);
+           return rule.delivery == "delay" && rule.delay_adaptive ? rule.delay_percentile : -1;
+         }))
+      ctx_.broker->reportDelay(room, w, pctl);
+  }
+
   // net::HttpHandler
   void handle(net::HttpRequest req, size_t worker, net::HttpReply reply) override {
     api_.handle(std::move(req), worker, std::move(reply));
@@ -214,6 +257,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
   std::vector<std::unique_ptr<WorkerHub>> hubs_;
   std::vector<std::unique_ptr<WorkerExecutor>> executors_;
   std::unique_ptr<net::Listener> listener_;
+  std::unique_ptr<sync::AuditLog> audit_;
   bool shut_down_ = false;
 };
 

@@ -49,7 +49,8 @@ struct Claims {
   int64_t exp = 0;                     // expiry, seconds since the Unix epoch; required
   std::optional<int64_t> nbf, iat;     // seconds since the Unix epoch
   std::vector<std::string> subscribe;  // room patterns (see permissions.h); absent = none
-  std::vector<std::string> publish;
+  std::vector<std::string> publish;    // rooms to publish to and act in windows of
+  std::vector<std::string> windows;    // rooms in which this user may open fair windows
 
   bool operator==(const Claims&) const = default;
 };

@@ -31,6 +31,8 @@ class Executor {
  public:
   virtual ~Executor() = default;
   virtual void post(std::function<void()> fn) = 0;
+  // Runs fn on this worker after delay_us (steady time). For window settling.
+  virtual void postAfter(int64_t delay_us, std::function<void()> fn) = 0;
 };
 
 // A worker's fan-out, called on that worker's thread.
@@ -48,6 +50,8 @@ struct PublishRequest {
   size_t worker = 0;
   std::string data_json;
   std::string dedup_key;  // empty: no de-duplication
+  std::optional<int64_t> at_us;     // scheduled delivery overrides (docs/protocol.md)
+  std::optional<int64_t> delay_us;
 };
 
 struct PublishResult {
@@ -63,6 +67,29 @@ struct SubscribeRequest {
   std::optional<protocol::StreamPosition> recover;
   // Present when the room has presence on: the subscriber joins the list.
   std::optional<protocol::ClientInfo> presence;
+};
+
+struct WindowRequest {
+  std::string room;
+  std::string window;
+  std::optional<int64_t> opens_at_us;
+  std::optional<int64_t> closes_at_us;
+  std::optional<int64_t> duration_us;
+  size_t worker = 0;
+  std::string opened_by;  // user (or "api"), for the audit log
+};
+
+struct ActionRequest {
+  std::string room;
+  std::string window;
+  sync::ActionInput input;
+  std::string data_json;
+  size_t worker = 0;
+};
+
+struct ActionResult {
+  sync::Decision decision;
+  std::string audit_hash;  // hash of the audit line recording it ("" without an audit log)
 };
 
 struct HistoryPage {
@@ -98,6 +125,17 @@ class Broker {
   virtual void history(const std::string& room, uint64_t since, size_t limit, size_t worker,
                        std::function<void(Result<HistoryPage>)> done) = 0;
   virtual void rooms(size_t worker, std::function<void(std::vector<RoomInfo>)> done) = 0;
+
+  // Fair windows (docs/sync.md). Opening publishes a `window_open` message to
+  // the room; at settles_at a `window_summary` follows. Every decision is
+  // appended to the audit log when there is one. An action for an unknown
+  // window is refused with reason unknown_window.
+  virtual void openWindow(WindowRequest req, std::function<void(Result<sync::WindowSpec>)> done) = 0;
+  virtual void act(ActionRequest req, std::function<void(Result<ActionResult>)> done) = 0;
+
+  // Adaptive delay input: this worker's percentile of its subscribers'
+  // one-way delays in the room (0 = no subscribers there).
+  virtual void reportDelay(const std::string& room, size_t worker, int64_t owd_us) = 0;
 
   // Periodic housekeeping for the rooms homed on this worker (expiry, GC).
   virtual void tick(size_t worker) = 0;

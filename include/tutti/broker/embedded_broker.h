@@ -10,14 +10,16 @@
 
 #include "tutti/broker/broker.h"
 #include "tutti/core/clock.h"
+#include "tutti/sync/audit_log.h"
 
 namespace tutti::broker {
 
 class EmbeddedBroker final : public Broker {
  public:
   // executors[i] and sinks[i] belong to worker i; all must outlive the broker.
+  // audit: where window decisions are sealed (may be null: no audit trail).
   EmbeddedBroker(std::vector<Executor*> executors, std::vector<WorkerSink*> sinks, PolicyFn policy,
-                 const Clock& clock);
+                 const Clock& clock, sync::AuditLog* audit = nullptr);
   ~EmbeddedBroker() override;
 
   void publish(PublishRequest req, std::function<void(Result<PublishResult>)> done) override;
@@ -29,6 +31,9 @@ class EmbeddedBroker final : public Broker {
                std::function<void(Result<HistoryPage>)> done) override;
   void rooms(size_t worker, std::function<void(std::vector<RoomInfo>)> done) override;
   void tick(size_t worker) override;
+  void openWindow(WindowRequest req, std::function<void(Result<sync::WindowSpec>)> done) override;
+  void act(ActionRequest req, std::function<void(Result<ActionResult>)> done) override;
+  void reportDelay(const std::string& room, size_t worker, int64_t owd_us) override;
 
   size_t homeOf(const std::string& room) const;
 
@@ -36,12 +41,18 @@ class EmbeddedBroker final : public Broker {
   struct Shard;
   struct RoomState;
   void drain(size_t home, const std::string& room);
+  // Orders inputs in the room and fans the result out; returns the acks.
+  std::vector<sync::PublishAck> order(size_t home, RoomState& st, const std::string& room,
+                                      std::vector<sync::PublishInput> inputs);
+  void settle(size_t home, const std::string& room, const std::string& window);
+  std::string audit(const std::string& fields);
   RoomState& roomState(size_t home, const std::string& room);
 
   std::vector<Executor*> executors_;
   std::vector<WorkerSink*> sinks_;
   PolicyFn policy_;
   const Clock& clock_;
+  sync::AuditLog* audit_;
   std::vector<std::unique_ptr<Shard>> shards_;  // shards_[i] touched only on worker i
 };
 

@@ -23,6 +23,16 @@ using Frame = std::shared_ptr<const std::string>;
 // connection is being cut as a slow consumer.
 enum class SendResult { kQueued, kClosed, kSlowConsumer };
 
+// Round trips measured by the transport itself: WebSocket pings carrying a
+// timestamp, answered by the client's WebSocket stack (browsers do it
+// natively), so no application code on the client is trusted or needed.
+struct RttStats {
+  int64_t last_us = -1;  // -1: no sample yet
+  int64_t min_us = -1;   // over the recent window (last 16 samples)
+  int64_t max_us = -1;   // over the recent window
+  uint64_t samples = 0;
+};
+
 // One WebSocket connection. Thread: only the worker that owns it.
 // Valid until its handler's onClosed() returns.
 class WsConnection {
@@ -39,6 +49,7 @@ class WsConnection {
   virtual void authenticated() = 0;
   virtual const std::string& remoteIp() const = 0;
   virtual size_t queuedBytes() const = 0;
+  virtual RttStats rtt() const = 0;
 };
 
 // The server's logic for one connection. Thread: the owning worker.
@@ -48,6 +59,8 @@ class WsHandler {
   virtual void onOpen(WsConnection& conn) = 0;
   virtual void onText(std::string_view frame) = 0;
   virtual void onBinary(size_t bytes) = 0;
+  // A new round-trip sample (see RttStats).
+  virtual void onRtt(int64_t rtt_us) {}
   // Called once; the WsConnection is gone afterwards.
   virtual void onClosed(int code) = 0;
 };
@@ -94,6 +107,8 @@ struct TransportLimits {
   int64_t connect_timeout_ms = 10000;
   // Upper bound of one outgoing WebSocket message built from queued frames.
   int64_t max_batch_bytes = 256 * 1024;
+  // Round-trip probes: first after 200 ms, then every rtt_probe_interval_ms.
+  int64_t rtt_probe_interval_ms = 2000;
 };
 
 // Counters the transport updates; created by the server from its registry.

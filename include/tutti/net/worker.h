@@ -23,6 +23,8 @@ class Worker {
 
   // Thread-safe: runs fn on this worker's thread, in post order.
   void post(std::function<void()> fn);
+  // Thread-safe: runs fn on this worker after delay_us (steady time).
+  void postAfter(int64_t delay_us, std::function<void()> fn);
   // Runs fn on this worker every period_ms until stop(). Call before start().
   void every(int64_t period_ms, std::function<void()> fn);
 

@@ -16,7 +16,7 @@ namespace tutti::protocol {
 
 inline constexpr int kVersion = 1;
 
-enum class Method { kConnect, kSubscribe, kUnsubscribe, kPublish, kPresence, kPing };
+enum class Method { kConnect, kSubscribe, kUnsubscribe, kPublish, kPresence, kPing, kTime, kWindowOpen, kAction };
 
 struct ConnectParams {
   std::string token;   // empty = anonymous
@@ -43,9 +43,35 @@ struct PublishParams {
   std::string room;
   std::string data_json;  // the `data` value, re-serialised compactly
   std::string client_msg_id;
+  std::optional<int64_t> at_us;     // show at this server time
+  std::optional<int64_t> delay_ms;  // show this long after ordering
 };
 
-using Params = std::variant<std::monostate, ConnectParams, SubscribeParams, RoomParams, PublishParams>;
+// The client's clock-sync telemetry riding on a `time` command (all optional).
+struct TimeParams {
+  std::optional<int64_t> rtt_us;
+  std::optional<int64_t> offset_us;
+  std::optional<int64_t> uncertainty_us;
+};
+
+struct WindowOpenParams {
+  std::string room;
+  std::string window;
+  std::optional<int64_t> opens_at_us;
+  std::optional<int64_t> closes_at_us;
+  std::optional<int64_t> duration_ms;
+};
+
+struct ActionParams {
+  std::string room;
+  std::string window;
+  int64_t stamp_us = 0;  // the client's synced server time when it acted
+  std::string data_json;
+  std::string action_id;
+};
+
+using Params = std::variant<std::monostate, ConnectParams, SubscribeParams, RoomParams, PublishParams, TimeParams,
+                            WindowOpenParams, ActionParams>;
 
 struct Command {
   uint64_t id = 0;
@@ -75,7 +101,7 @@ std::string encodeResult(uint64_t id, std::string_view result_json);
 // {"id":N,"error":{"code":C,"message":"..."}}
 std::string encodeError(uint64_t id, const Error& error);
 
-// {"push":"pub","room":..,"epoch":..,"offset":..,"ts":..,"data":<data_json>}
+// {"push":"pub","room":..,"epoch":..,"offset":..,"ts":..[,"at":..],"data":<data_json>}
 // data_pos/data_len (optional out) locate data_json inside the result, so
 // history can hand out the data without keeping a second copy.
 struct PubFrame {
@@ -84,7 +110,10 @@ struct PubFrame {
   size_t data_len = 0;
 };
 PubFrame encodePub(std::string_view room, std::string_view epoch, uint64_t offset, int64_t ts_us,
-                   std::string_view data_json);
+                   std::string_view data_json, std::optional<int64_t> at_us = std::nullopt);
+
+// Window ids: 1-64 bytes of the room-name alphabet.
+bool validWindowId(std::string_view id);
 
 struct ClientInfo {
   std::string session;

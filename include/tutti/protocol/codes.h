@@ -35,6 +35,10 @@ inline constexpr int kBadRoomName = 1206;        // empty, too long, or bad char
 inline constexpr int kPresenceDisabled = 1207;   // room prefix has presence off
 inline constexpr int kDataTooLarge = 1208;       // publication data above max_data_bytes
 
+// --- fair windows
+inline constexpr int kWindowExists = 1301;       // window id already used in this room
+inline constexpr int kBadWindowTimes = 1302;     // closes before opening, in the past, or too long
+
 // --- WebSocket close codes (RFC 6455 private range 4000-4999, plus 1009)
 inline constexpr int kCloseNormal = 1000;
 inline constexpr int kCloseMessageTooBig = 1009;   // frame above max_frame_bytes (RFC 6455)

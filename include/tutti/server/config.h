@@ -25,6 +25,11 @@ struct ListenConfig {
   std::string api_key;
   // After SIGTERM: time to let clients receive the close frame before exit.
   int64_t shutdown_grace_ms = 2000;
+  // Fair-window decisions, sealed in a SHA-256 chain (`tutti audit verify`).
+  // Relative paths are relative to the working directory; "" = no audit log.
+  std::string audit_log = "tutti-audit.jsonl";
+  // Round-trip probes (WebSocket pings) per connection, for fairness and telemetry.
+  int64_t rtt_probe_interval_ms = 2000;
 };
 
 struct LimitsConfig {
@@ -58,6 +63,9 @@ struct AuthConfig {
   bool anonymous = true;
   std::vector<std::string> anonymous_subscribe = {"*"};
   std::vector<std::string> anonymous_publish = {"*"};
+  // Rooms where anonymous clients may open fair windows (none: a game backend
+  // or an authorised dealer opens them).
+  std::vector<std::string> anonymous_windows = {};
   // HS256 | RS256 | ES256. Tokens with any other alg are refused.
   std::string algorithm = "HS256";
   std::string secret;           // HS256
@@ -84,6 +92,25 @@ struct RoomRule {
   // A room with no subscribers and no message for this long is dropped (its
   // next incarnation has a new epoch).
   int64_t idle_ttl_s = 600;
+
+  // Delivery policy (docs/sync.md): "immediate", "at" (scheduled; at = ts
+  // unless the publisher gives one) or "delay" (at = ts + delay).
+  std::string delivery = "immediate";
+  int64_t delay_ms = 500;
+  // Adaptive delay: just above the high percentile of subscribers' one-way
+  // delays (plus margin), within [delay_min_ms, delay_max_ms].
+  bool delay_adaptive = false;
+  int64_t delay_min_ms = 50;
+  int64_t delay_max_ms = 3000;
+  int64_t delay_margin_ms = 30;
+  double delay_percentile = 99;
+
+  // Fair windows: allowed deviation of (receive - stamp) from the client's
+  // measured one-way delay, before its jitter is added; and the grace after
+  // the close during which late-arriving actions are still judged (the
+  // largest one-way delay we serve).
+  int64_t window_tolerance_ms = 25;
+  int64_t window_grace_ms = 1000;
 };
 
 struct ServerConfig {

@@ -11,11 +11,20 @@
 #include <vector>
 
 #include "tutti/protocol/codec.h"
+#include "tutti/core/result.h"
 #include "tutti/sync/dedup.h"
+#include "tutti/sync/fair_window.h"
 #include "tutti/sync/history.h"
 #include "tutti/sync/sequencer.h"
 
 namespace tutti::sync {
+
+// When subscribers should show a publication (docs/sync.md).
+enum class Delivery {
+  kImmediate,  // as soon as it arrives (no `at`)
+  kAt,         // scheduled: `at` given by the publisher, else `at` = ts
+  kDelay,      // `at` = ts + the room's delay (fixed, or adaptive to subscribers' delays)
+};
 
 struct RoomPolicy {
   size_t history_size = 1000;
@@ -25,11 +34,24 @@ struct RoomPolicy {
   int64_t dedup_window_us = 300'000'000;
   size_t dedup_max_entries = 10000;
   int64_t idle_ttl_us = 600'000'000;
+
+  Delivery delivery = Delivery::kImmediate;
+  int64_t delay_us = 500'000;
+  // Adaptive delay: the high percentile of subscribers' one-way delays plus a
+  // margin, kept within [delay_min_us, delay_max_us].
+  bool delay_adaptive = false;
+  int64_t delay_min_us = 50'000;
+  int64_t delay_max_us = 3'000'000;
+  int64_t delay_margin_us = 30'000;
+
+  FairnessPolicy fairness;
 };
 
 struct PublishInput {
   std::string data_json;
   std::string dedup_key;  // empty: no de-duplication
+  std::optional<int64_t> at_us;     // per-message override: show at
+  std::optional<int64_t> delay_us;  // per-message override: show ts + delay
 };
 
 // What a subscriber gets: the position it starts after, and with recovery the
@@ -67,6 +89,20 @@ class Room {
   std::vector<protocol::ClientInfo> presence() const;
   size_t presenceCount() const { return presence_.size(); }
 
+  // Adaptive delay: one worker's percentile of its subscribers' one-way
+  // delays (0 = none there). The room uses the largest report.
+  void reportDelay(size_t worker, int64_t owd_us);
+  // The delay `delay` rooms add now.
+  int64_t currentDelayUs() const;
+
+  // Fair windows. opens/closes default as in protocol.md; settles_at = closes + grace.
+  Result<WindowSpec> openWindow(const std::string& id, std::optional<int64_t> opens_at_us,
+                                std::optional<int64_t> closes_at_us, std::optional<int64_t> duration_us,
+                                int64_t now_us);
+  FairWindow* window(const std::string& id);
+  void eraseWindow(const std::string& id) { windows_.erase(id); }
+  size_t windowCount() const { return windows_.size(); }
+
   // Drops expired history; true when the room is idle past its TTL and may be
   // forgotten (the caller also checks it has no subscribers).
   bool expire(int64_t now_us);
@@ -80,6 +116,8 @@ class Room {
   History history_;
   DedupCache dedup_;
   std::map<std::string, protocol::ClientInfo> presence_;
+  std::map<size_t, int64_t> delay_reports_;  // worker -> one-way delay percentile (us)
+  std::map<std::string, FairWindow> windows_;
   int64_t last_activity_us_;
 };
 

@@ -13,6 +13,14 @@ namespace {
 class QueueExecutor final : public Executor {
  public:
   void post(std::function<void()> fn) override { q_.push_back(std::move(fn)); }
+  // Timed work is kept aside; a test runs it with runTimed().
+  void postAfter(int64_t delay_us, std::function<void()> fn) override { timed.emplace_back(delay_us, std::move(fn)); }
+  void runTimed() {
+    auto t = std::move(timed);
+    timed.clear();
+    for (auto& [_, fn] : t) fn();
+  }
+  std::vector<std::pair<int64_t, std::function<void()>>> timed;
   bool runOne() {
     if (q_.empty()) return false;
     auto fn = std::move(q_.front());

@@ -21,6 +21,8 @@ namespace {
 class QueueExecutor final : public broker::Executor {
  public:
   void post(std::function<void()> fn) override { q.push_back(std::move(fn)); }
+  void postAfter(int64_t, std::function<void()> fn) override { timed.push_back(std::move(fn)); }
+  std::vector<std::function<void()>> timed;
   std::deque<std::function<void()>> q;
 };
 
@@ -37,6 +39,8 @@ class FakeWs final : public net::WsConnection {
   void authenticated() override { authed = true; }
   const std::string& remoteIp() const override { return ip; }
   size_t queuedBytes() const override { return 0; }
+  net::RttStats rtt() const override { return rtt_stats; }
+  net::RttStats rtt_stats;
 
   std::vector<std::string> sent;
   int closed_code = 0;
