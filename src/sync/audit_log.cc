@@ -1,6 +1,7 @@
 #include "tutti/sync/audit_log.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -122,6 +123,9 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path) {
   }
   log->fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (log->fd_ < 0) return makeError(1002, "cannot open audit log " + path);
+  // One writer per file: two processes appending would interleave two chains.
+  if (::flock(log->fd_, LOCK_EX | LOCK_NB) != 0)
+    return makeError(1002, "audit log " + path + " is in use by another process");
   return log;
 }
 

@@ -128,6 +128,8 @@ Result<void> ServerProcess::start(int64_t timeout_ms) {
   argv.push_back(nullptr);
   pid_t parent = ::getpid();
 
+  const std::string work_dir_str = dir_.path();
+  const char* work_dir = work_dir_str.c_str();
   pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]);
@@ -149,6 +151,9 @@ Result<void> ServerProcess::start(int64_t timeout_ms) {
       long max_fd = ::sysconf(_SC_OPEN_MAX);
       for (long fd = 3; fd < max_fd; ++fd) ::close(static_cast<int>(fd));
     }
+    // Run in the test's own directory: relative paths of the server (the
+    // default audit log, tutti-audit.jsonl) stay per test.
+    if (::chdir(work_dir) != 0) ::_exit(127);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }

@@ -102,3 +102,12 @@ TEST(AuditLog, RefusesToAppendToABrokenFile) {
   EXPECT_FALSE(AuditLog::open(path).ok());
   unlink(path.c_str());
 }
+
+TEST(AuditLog, RefusesASecondWriterOnTheSameFile) {
+  auto path = tempPath();
+  auto first = AuditLog::open(path);
+  ASSERT_TRUE(first.ok());
+  auto second = AuditLog::open(path);
+  EXPECT_FALSE(second.ok());
+  unlink(path.c_str());
+}
