@@ -62,11 +62,13 @@ void Api::handle(net::HttpRequest req, size_t worker, net::HttpReply reply) {
   const bool get = req.method == "GET";
   if (path == "/api/publish") return post ? publish(req, worker, counted) : counted(errorResponse(405, code::kBadRequest, "use POST"));
   if (path == "/api/disconnect") return post ? disconnect(req, worker, counted) : counted(errorResponse(405, code::kBadRequest, "use POST"));
+  if (path == "/api/windows") return post ? openWindow(req, worker, counted) : counted(errorResponse(405, code::kBadRequest, "use POST"));
   if (!get) return counted(errorResponse(405, code::kBadRequest, "use GET"));
   if (path == "/api/history") return history(req, worker, counted);
   if (path == "/api/presence") return presence(req, worker, counted);
   if (path == "/api/rooms") return rooms(worker, counted);
   if (path == "/api/stats") return stats(worker, counted);
+  if (path == "/api/latency") return latency(req, worker, counted);
   return counted(errorResponse(404, code::kBadRequest, "no such API path"));
 }
 
@@ -154,6 +156,75 @@ void Api::stats(size_t worker, net::HttpReply reply) {
                                 {"uptime_s", (ctx_.clock.wallUs() - ctx_.started_us) / 1'000'000},
                             }));
   });
+}
+
+namespace {
+// Reads an optional integer member; false when present with another type.
+bool optInt(const json::object& o, const char* key, std::optional<int64_t>& out) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return true;
+  if (v->is_int64()) out = v->get_int64();
+  else if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) out = static_cast<int64_t>(v->get_uint64());
+  else return false;
+  return true;
+}
+}  // namespace
+
+void Api::openWindow(const net::HttpRequest& req, size_t worker, net::HttpReply reply) {
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body, ec);
+  if (ec || !body.is_object()) return reply(errorResponse(400, code::kBadRequest, "body must be a JSON object"));
+  auto& o = body.get_object();
+  auto* room = o.if_contains("room");
+  auto* window = o.if_contains("window");
+  if (!room || !room->is_string() || !window || !window->is_string())
+    return reply(errorResponse(400, code::kInvalidParams, "need room and window (strings)"));
+  broker::WindowRequest wr;
+  wr.room = std::string(room->get_string());
+  wr.window = std::string(window->get_string());
+  if (!protocol::validRoomName(wr.room)) return reply(errorResponse(400, code::kBadRoomName, "bad room name"));
+  if (!protocol::validWindowId(wr.window)) return reply(errorResponse(400, code::kInvalidParams, "bad window id"));
+  std::optional<int64_t> duration_ms;
+  if (!optInt(o, "opens_at", wr.opens_at_us) || !optInt(o, "closes_at", wr.closes_at_us) || !optInt(o, "duration_ms", duration_ms))
+    return reply(errorResponse(400, code::kInvalidParams, "opens_at, closes_at and duration_ms must be integers"));
+  if (!wr.closes_at_us && !duration_ms) return reply(errorResponse(400, code::kInvalidParams, "give closes_at or duration_ms"));
+  if (duration_ms) wr.duration_us = *duration_ms * 1000;
+  wr.worker = worker;
+  wr.opened_by = "api";
+  ctx_.broker->openWindow(std::move(wr), [reply](Result<sync::WindowSpec> r) {
+    if (!r) return reply(errorResponse(r.error().code == code::kWindowExists ? 409 : 400, r.error().code, r.error().message));
+    reply(jsonResponse(200, json::object{{"window", r->id}, {"opens_at", r->opens_at_us}, {"closes_at", r->closes_at_us},
+                                         {"settles_at", r->settles_at_us}}));
+  });
+}
+
+void Api::latency(const net::HttpRequest& req, size_t worker, net::HttpReply reply) {
+  const std::string room = req.queryParam("room");
+  if (!protocol::validRoomName(room)) return reply(errorResponse(400, code::kBadRoomName, "bad or missing room"));
+  struct Gather {
+    size_t remaining;
+    json::array clients;
+    net::HttpReply reply;
+    std::string room;
+  };
+  auto g = std::make_shared<Gather>(Gather{ctx_.hubs.size(), {}, std::move(reply), room});
+  for (size_t w = 0; w < ctx_.hubs.size(); ++w) {
+    ctx_.post(w, [this, w, worker, g, room] {
+      json::array part;
+      for (Connection* c : ctx_.hubs[w]->subscribersOf(room)) {
+        const auto r = c->rtt();
+        const auto& t = c->syncTelemetry();
+        part.push_back(json::object{{"session", c->session()}, {"user", c->user()}, {"rtt_us", r.last_us},
+                                    {"rtt_min_us", r.min_us}, {"rtt_max_us", r.max_us}, {"one_way_us", c->owdUs()},
+                                    {"client_rtt_us", t.rtt_us}, {"client_offset_us", t.offset_us},
+                                    {"sync_uncertainty_us", t.uncertainty_us}});
+      }
+      ctx_.post(worker, [g, part = std::move(part)]() mutable {
+        for (auto& p : part) g->clients.push_back(std::move(p));
+        if (--g->remaining == 0) g->reply(jsonResponse(200, json::object{{"room", g->room}, {"clients", std::move(g->clients)}}));
+      });
+    });
+  }
 }
 
 void Api::disconnect(const net::HttpRequest& req, size_t worker, net::HttpReply reply) {

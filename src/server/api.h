@@ -20,6 +20,8 @@ class Api {
   void rooms(size_t worker, net::HttpReply reply);
   void stats(size_t worker, net::HttpReply reply);
   void disconnect(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
+  void openWindow(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
+  void latency(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
 
   ServerContext& ctx_;
 };

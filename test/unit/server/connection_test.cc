@@ -310,3 +310,107 @@ TEST(Connection, ClosesWithTokenExpiredOnceTheTokenRunsOut) {
   c->checkTokenExpiry(claims.exp);
   EXPECT_EQ(ws.closed_code, code::kCloseTokenExpired);
 }
+
+namespace {
+json::object resultOf(const FakeWs& ws, uint64_t id) {
+  for (const auto& s : ws.sent) {
+    auto v = json::parse(s).as_object();
+    if (v.contains("id") && v["id"].as_int64() == static_cast<int64_t>(id) && v.contains("result"))
+      return v["result"].as_object();
+  }
+  return {};
+}
+}  // namespace
+
+TEST(Connection, TimeAnswersWithTheReceiveAndReplyTimes) {
+  Fixture f;
+  FakeWs ws;
+  auto c = f.open(ws);
+  c->onText(kConnect);
+  c->onText(R"({"id":2,"method":"time","params":{"rtt_us":800,"offset_us":-5,"uncertainty_us":400}})");
+  auto r = resultOf(ws, 2);
+  EXPECT_EQ(r["t1"].as_int64(), f.clock.wallUs());
+  EXPECT_GE(r["t2"].as_int64(), r["t1"].as_int64());
+  EXPECT_EQ(c->syncTelemetry().uncertainty_us, 400);
+}
+
+TEST(Connection, OpeningAWindowNeedsPermission) {
+  Fixture f;  // anonymous_windows is empty by default
+  FakeWs ws;
+  auto c = f.open(ws);
+  c->onText(kConnect);
+  c->onText(R"({"id":2,"method":"window_open","params":{"room":"t","window":"w1","duration_ms":1000}})");
+  EXPECT_EQ(Fixture::replyCode(ws, 2), code::kPermissionDenied);
+}
+
+TEST(Connection, RefusesBadWindowTimesAndReusedIds) {
+  Fixture f("[auth]\nanonymous_windows = [\"*\"]\n");
+  FakeWs ws;
+  auto c = f.open(ws);
+  c->onText(kConnect);
+  const auto now = f.clock.wallUs();
+  c->onText(R"({"id":2,"method":"window_open","params":{"room":"t","window":"w1","duration_ms":1000}})");
+  c->onText(R"({"id":3,"method":"window_open","params":{"room":"t","window":"w1","duration_ms":1000}})");
+  c->onText(R"({"id":4,"method":"window_open","params":{"room":"t","window":"w2","closes_at":)" + std::to_string(now - 1) + "}}");
+  c->onText(R"({"id":5,"method":"window_open","params":{"room":"t","window":"w3"}})");
+  f.run();
+  EXPECT_EQ(Fixture::replyCode(ws, 2), 0);
+  EXPECT_EQ(Fixture::replyCode(ws, 3), code::kWindowExists);
+  EXPECT_EQ(Fixture::replyCode(ws, 4), code::kBadWindowTimes);
+  EXPECT_EQ(Fixture::replyCode(ws, 5), code::kInvalidParams);
+}
+
+TEST(Connection, JudgesActionsAndRefusesUnknownWindowsAndAbsurdStamps) {
+  Fixture f("[auth]\nanonymous_windows = [\"*\"]\n");
+  FakeWs ws;
+  ws.rtt_stats.min_us = 20'000;  // 10 ms one way, as the server measured it
+  ws.rtt_stats.max_us = 22'000;
+  ws.rtt_stats.samples = 5;
+  auto c = f.open(ws);
+  c->onText(kConnect);
+  const auto now = f.clock.wallUs();
+  c->onText(R"({"id":2,"method":"window_open","params":{"room":"t","window":"w1","opens_at":)" +
+            std::to_string(now - 1'000'000) + R"(,"closes_at":)" + std::to_string(now + 1'000'000) + "}}");
+  f.run();
+  auto act = [&](int id, const std::string& window, int64_t stamp, const std::string& action_id) {
+    c->onText(R"({"id":)" + std::to_string(id) + R"(,"method":"action","params":{"room":"t","window":")" + window +
+              R"(","ts":)" + std::to_string(stamp) + R"(,"data":{"bet":1},"action_id":")" + action_id + R"("}})");
+  };
+  act(3, "w1", now - 10'000, "a");          // gap 10 ms = one way: accepted
+  act(4, "nope", now - 10'000, "b");        // unknown window
+  act(5, "w1", now - 60'000'000, "c");      // a minute in the past: implausible
+  act(6, "w1", now + 60'000'000, "d");      // a minute in the future: implausible
+  act(7, "w1", now - 10'000, "a");          // replay of "a"
+  c->onText(R"({"id":8,"method":"action","params":{"room":"t","window":"w1","ts":1e300,"action_id":"e"}})");
+  f.run();
+  EXPECT_EQ(resultOf(ws, 3)["decision"].as_string(), "accepted");
+  EXPECT_EQ(resultOf(ws, 4)["reason"].as_string(), "unknown_window");
+  EXPECT_EQ(resultOf(ws, 5)["reason"].as_string(), "implausible");
+  EXPECT_EQ(resultOf(ws, 6)["reason"].as_string(), "implausible");
+  EXPECT_TRUE(resultOf(ws, 7)["duplicate"].as_bool());
+  EXPECT_EQ(resultOf(ws, 7)["decision"].as_string(), "accepted");
+  EXPECT_EQ(Fixture::replyCode(ws, 8), code::kInvalidParams);
+  EXPECT_EQ(f.ctx.registry.valueOf("tutti_window_decisions_total", {{"decision", "refused"}, {"reason", "implausible"}}), 2);
+}
+
+TEST(Connection, ScheduledPublicationsCarryTheirShowTime) {
+  Fixture f;
+  FakeWs ws;
+  auto c = f.open(ws);
+  c->onText(kConnect);
+  c->onText(R"({"id":2,"method":"subscribe","params":{"room":"r"}})");
+  f.run();
+  c->onText(R"({"id":3,"method":"publish","params":{"room":"r","data":1,"delay_ms":250}})");
+  c->onText(R"({"id":4,"method":"publish","params":{"room":"r","data":2,"at":123}})");
+  c->onText(R"({"id":5,"method":"publish","params":{"room":"r","data":3}})");
+  f.run();
+  std::vector<json::object> pubs;
+  for (const auto& s : ws.sent) {
+    auto v = json::parse(s).as_object();
+    if (v.contains("push")) pubs.push_back(v);
+  }
+  ASSERT_EQ(pubs.size(), 3u);
+  EXPECT_EQ(pubs[0]["at"].as_int64(), pubs[0]["ts"].as_int64() + 250'000);
+  EXPECT_EQ(pubs[1]["at"].as_int64(), 123);
+  EXPECT_FALSE(pubs[2].contains("at"));
+}
