@@ -7,31 +7,50 @@
 // t2 server reply, t3 client receive (t0/t3 on the client clock, t1/t2 on the
 // server clock, all microseconds). By causality alone the offset
 // theta = server - client lies in [t2 - t3, t1 - t0] (Cristian's bound),
-// whatever the delays and however asymmetric they are. The estimator keeps
-// a sliding window of such intervals and intersects them:
+// whatever the delays and however asymmetric they are.
 //
-//   * Drift. The client clock may run at a slightly different rate, so theta
-//     moves. Once the window spans drift_min_span_us, the rate is fitted:
-//     the window is cut into drift_buckets buckets of time, each bucket's
-//     envelope [max lower bound, min upper bound] gives a midpoint, and a
-//     weighted least-squares line through the midpoints gives the slope
-//     (weights favour buckets whose envelope is narrow: their midpoint is
-//     the most trustworthy). The slope is clamped to +-max_drift_ppm.
-//   * Honesty. Every bound is carried to the query time along the fitted
-//     slope and widened by the drift allowance (drift_allowance_ppm plus
-//     three standard errors of the fit; max_drift_ppm before any fit) times
-//     its age, so a wrong drift estimate widens the interval instead of
-//     moving it off the truth.
-//   * Estimate. lo = max of the carried lower bounds, hi = min of the upper
-//     ones; offset = (lo + hi) / 2, uncertainty = (hi - lo) / 2. The lower
-//     bound is set by the fastest server->client trip and the upper by the
-//     fastest client->server one, found independently, so with symmetric
-//     jitter the estimate converges on the truth; with asymmetric paths the
-//     error is half the asymmetry of the minimum delays and the uncertainty
-//     (half the minimum RTT) still covers it.
-//   * Steps. If the intervals stop intersecting (the client clock was set,
-//     the route changed), the oldest samples are dropped until they do, and
-//     resets() counts it.
+// The estimator keeps a sliding window of such bounds and finds every clock
+// that fits them all (the linear-programming view of clock sync): theta is
+// modelled over the window as a line, theta(t) = a + s * (t - t_newest),
+// where s is the client clock's rate error (drift). Each lower bound
+// requires the line to pass above it at its time, each upper bound below
+// it; |s| <= max_drift_ppm. These half-planes cut out a convex polygon of
+// feasible (a, s). At a query time q the line's value ranges over an
+// interval [lo, hi]: every clock consistent with the data (and with the
+// model) is inside, so an uncertainty that reaches both ends is honest by
+// construction.
+//
+// Which point inside: the bounds alone cannot tell the drift when round
+// trips are long (a 60 ms RTT leaves +-2000 ppm feasible over 30 s), but
+// their midpoints can, statistically. So the drift is fitted: the window is
+// cut into drift_buckets buckets of time, each bucket's envelope [max lower,
+// min upper] gives a midpoint, and a weighted least-squares line through
+// them gives the slope. A midpoint is off by at most its envelope's excess
+// width over the true minimum, so points are weighted by the inverse square
+// of their excess over the narrowest envelope plus a floor (the median
+// excess: the narrowest is not the true minimum either). The slope is shrunk towards 0 by how far it stands
+// above its standard error (no drift is the best guess for two
+// NTP-disciplined clocks, and a short jittery window must not invent one),
+// then kept within the polygon's range of s. The estimate is the middle of
+// the lines of that slope through the polygon, carried to the query time;
+// the uncertainty is the distance from it to the farther end of [lo, hi].
+//
+//   * Accuracy. The tightest lower bound comes from the fastest
+//     server->client trip, the tightest upper one from the fastest
+//     client->server trip, found independently: with symmetric jitter the
+//     estimate converges on the truth; with asymmetric paths it errs by half
+//     the asymmetry of the minimum delays, which the uncertainty (half the
+//     minimum RTT) covers.
+//   * Drift that is not quite constant. Clock rates wander a little
+//     (temperature); each bound is loosened by wander_ppm times its age, and
+//     the uncertainty grows by wander_ppm times the time since the newest
+//     sample.
+//   * Little data. With samples from a short span any slope up to
+//     max_drift_ppm fits: the uncertainty grows with the age of the samples
+//     at that rate, which is honest, and the fitted drift stays near 0.
+//   * Steps. If no line fits the window any more (the client clock was set,
+//     the route changed), the oldest samples are dropped, as few as needed
+//     for one to fit again, and resets() counts it.
 //
 // The algorithm is the contract shared with the JavaScript SDK; the test
 // vectors in test/vectors/clock_estimator (README.md there) pin it down.
@@ -42,29 +61,31 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 namespace tutti::sync {
 
 struct ClockEstimatorConfig {
   // Samples older than this (client time, from the newest sample's t3) leave
   // the window: long enough to find the fastest round trips of a jittery
-  // path, short enough that a drift allowance of 20 ppm stays below 1 ms.
+  // path and to measure drift, short enough that a wandering rate stays
+  // close to a line.
   int64_t window_us = 30'000'000;
   // At most this many samples (the oldest leave first): bounds memory (40
-  // bytes a sample) and the cost of a refit (linear). 2048 holds the whole
-  // window at one exchange every 15 ms, so a fast cadence still fits drift
-  // over 30 s (over 10 s, +-10 ms of jitter leaves some 35 ppm of slope error).
+  // bytes a sample) and the cost of adding one (linear in the window). 2048
+  // holds the whole window at one exchange every 15 ms.
   size_t max_samples = 2048;
-  // Drift is fitted only over a window at least this long: over shorter
-  // spans jitter dominates the slope.
+  // No real clock is off by more (NTP's limit; quartz: tens of ppm). Bounds
+  // the drift while the samples span too little time to measure it.
+  double max_drift_ppm = 500;
+  // The drift is fitted only over a window at least this long (before, it
+  // is 0): over shorter spans jitter dominates any slope.
   int64_t drift_min_span_us = 4'000'000;
   // Buckets of the drift fit (at least 3 must hold samples).
   int drift_buckets = 16;
-  // No real clock is off by more (quartz: tens of ppm); also the allowance
-  // before the first fit.
-  double max_drift_ppm = 500;
-  // Floor of the allowance for an error in the fitted drift.
-  double drift_allowance_ppm = 20;
+  // How far the drift may wander from constant: a bound is loosened by this
+  // times its age (20 ppm over a 30 s window: 0.6 ms for the oldest).
+  double wander_ppm = 20;
 };
 
 class ClockEstimator {
@@ -75,7 +96,9 @@ class ClockEstimator {
     bool valid = false;          // false until a sample was accepted
     int64_t offset_us = 0;       // server time - client time at the query
     int64_t uncertainty_us = 0;  // the true offset is within offset_us +- this
-    double drift_ppm = 0;        // client clock rate error: > 0 = client runs fast
+    double drift_ppm = 0;        // client clock rate error: > 0 = client runs fast (the fitted one)
+    double drift_min_ppm = 0;    // the range of drifts the bounds allow (within +-max_drift_ppm)
+    double drift_max_ppm = 0;
     int64_t best_rtt_us = 0;     // the smallest round trip in the window
     size_t samples = 0;          // samples in the window
   };
@@ -87,8 +110,9 @@ class ClockEstimator {
   // the client times go backwards (t3 < t0).
   bool addSample(int64_t t0, int64_t t1, int64_t t2, int64_t t3);
 
-  // The estimate for client time `client_now_us` (normally now, i.e. at or
-  // after the newest sample: then O(1); earlier query times cost O(window)).
+  // The estimate for client time `client_now_us` (normally now). Costs a
+  // pass over the polygon's vertices (a handful); adding a sample costs a
+  // pass over the window.
   Estimate estimate(int64_t client_now_us) const;
   // client_now_us + offset (client_now_us itself while invalid).
   int64_t serverTime(int64_t client_now_us) const;
@@ -109,32 +133,26 @@ class ClockEstimator {
     double hi;    // t1 - t0
     int64_t rtt_us;
   };
-  struct Fit {
-    double slope = 0;      // d(theta)/d(client time), = -drift
-    double allowance = 0;  // drift error allowance (fraction, e.g. 20e-6)
-    bool fitted = false;   // from data (else the prior)
-  };
-  // Cached intersection for query times at or after newest_t_: the carried
-  // bounds are linear in q with the same coefficient for every sample.
-  struct Envelope {
-    double lo_c = 0;  // lo(q) = lo_c + (slope - allowance) * q
-    double hi_c = 0;  // hi(q) = hi_c + (slope + allowance) * q
+  // A vertex of the feasible polygon: a = theta at newest_t_ (relative to
+  // origin_theta_), s = d(theta)/d(client time).
+  struct Vertex {
+    double a, s;
   };
 
-  Envelope envelopeFor(const Fit& f) const;
-  bool consistent(const Fit& f) const;
-  Fit fitDrift() const;
-  void bounds(double q, const Fit& f, double& lo, double& hi) const;
+  // The feasible polygon of samples_[first..] (empty if no line fits).
+  std::vector<Vertex> feasible(size_t first) const;
+  // The fitted slope (shrunk, clamped to +-max_drift_ppm; 0 without a fit).
+  double fitSlope() const;
   void trim();
 
   Config config_;
   std::deque<Sample> samples_;
+  std::vector<Vertex> poly_;
+  double slope_ = 0;  // fitSlope() of the window
   bool has_origin_ = false;
   int64_t origin_c_ = 0;
   int64_t origin_theta_ = 0;
   double newest_t_ = 0;  // the largest t_lo in the window
-  Fit fit_;
-  Envelope env_;
   int64_t best_rtt_us_ = 0;
   uint64_t resets_ = 0;
 };

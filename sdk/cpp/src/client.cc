@@ -3,8 +3,10 @@
 
 #include "tutti/sdk/client.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -14,6 +16,10 @@
 #include <unordered_map>
 #include <variant>
 #include <vector>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -26,6 +32,7 @@
 #include "tutti/protocol/codes.h"
 #include "tutti/sdk/backoff.h"
 #include "tutti/sdk/codec.h"
+#include "tutti/sync/clock_estimator.h"
 
 namespace tutti::sdk {
 
@@ -55,6 +62,14 @@ constexpr int kCloseAbnormal = 1006;
 // Largest incoming frame we accept: the server packs many pushes per frame.
 constexpr size_t kReadMessageMax = 64 * 1024 * 1024;
 constexpr auto kSweepPeriod = std::chrono::milliseconds(20);
+// A hold timer never sleeps longer than this: the sync estimate may move
+// meanwhile (the first exchanges after a connect), and the wake-up re-reads it.
+constexpr int64_t kMaxHoldWaitUs = 50'000;
+// Scheduled delivery: the last this-many microseconds before `at` are
+// spent yielding instead of sleeping (a sleep wakes ~50-100 us late).
+constexpr int64_t kYieldUs = 100;
+// More `time` commands than this unanswered: the link is stalled, stop adding.
+constexpr size_t kMaxTimeInFlight = 64;
 
 struct ParsedUrl {
   std::string host;
@@ -101,6 +116,15 @@ std::future<Result<T>> readyFuture(Result<T> r) {
   return p.get_future();
 }
 
+// An encoded command waiting for the socket. `time_id` != 0 marks a `time`
+// command: its t0 is stamped when the frame carrying it is handed to the
+// socket, not when it was queued (a write in flight may hold it back).
+struct OutCmd {
+  OutCmd(std::string t, uint64_t id = 0) : text(std::move(t)), time_id(id) {}  // NOLINT: implicit on purpose
+  std::string text;
+  uint64_t time_id = 0;
+};
+
 // One WebSocket connection attempt and its life. Replaced (never reused) on
 // reconnect; handlers hold a shared_ptr and ignore themselves once it is no
 // longer Impl::conn_.
@@ -108,7 +132,7 @@ struct Conn {
   explicit Conn(asio::io_context& ioc) : ws(ioc) {}
   websocket::stream<beast::tcp_stream> ws;
   beast::flat_buffer rbuf;
-  std::deque<std::string> outq;  // encoded commands, one JSON text each
+  std::deque<OutCmd> outq;  // encoded commands, one JSON text each
   std::string wbuf;              // the frame being written (one write in flight)
   bool writing = false;
   bool open = false;     // WebSocket handshake done
@@ -117,7 +141,7 @@ struct Conn {
   std::optional<CloseInfo> disconnect_push;
 };
 
-enum class OpType { kPublish, kPresence, kPing, kUnsubscribe };
+enum class OpType { kPublish, kPresence, kPing, kUnsubscribe, kWindowOpen, kAction };
 
 // A call waiting for its reply. Kept across reconnects (and resent) until it
 // is answered or times out, except unsubscribe (a lost connection has
@@ -125,13 +149,20 @@ enum class OpType { kPublish, kPresence, kPing, kUnsubscribe };
 struct Op {
   OpType type = OpType::kPing;
   std::string room;
-  std::string data;  // publish: compact JSON
+  std::string data;  // publish, action: compact JSON
   std::string client_msg_id;
+  std::optional<int64_t> at_us;     // publish
+  std::optional<int64_t> delay_ms;  // publish
+  std::string window;               // window_open, action
+  WindowSpec window_spec;           // window_open
+  std::string action_id;            // action
+  int64_t stamp_us = 0;             // action: fixed at act(), the same on every resend
   SteadyClock::time_point deadline;
   bool sent_before = false;
   uint64_t req_id = 0;  // id on the current connection; 0 = not sent on it
   std::variant<std::promise<Result<PublishAck>>, std::promise<Result<PresenceResult>>,
-               std::promise<Result<int64_t>>, std::promise<Result<void>>>
+               std::promise<Result<int64_t>>, std::promise<Result<void>>, std::promise<Result<WindowInfo>>,
+               std::promise<Result<ActionDecision>>>
       promise;
 
   void fail(const Error& e) {
@@ -139,9 +170,20 @@ struct Op {
   }
 };
 
+// A publication held until its `at`. `due_us` (server time) is its `at`, or
+// later when an earlier held one is due later (order is kept); unscheduled
+// publications behind held ones get their predecessor's due time.
+struct Held {
+  Publication pub;
+  int64_t due_us = 0;
+  bool arrived_late = false;  // `at` had passed when it arrived
+};
+
 struct Sub {
   SubscriptionHandlers handlers;
   bool presence = false;
+  bool hold_until_at = true;
+  std::deque<Held> held;  // in offset order
   // The last publication delivered (or the application's starting point);
   // nullopt until the first subscribe reply.
   std::optional<Position> pos;
@@ -152,7 +194,7 @@ struct Sub {
   SteadyClock::time_point first_deadline;
 };
 
-enum class InflightKind { kConnect, kOp, kSubscribe, kInternalUnsubscribe };
+enum class InflightKind { kConnect, kOp, kSubscribe, kInternalUnsubscribe, kTime };
 struct Inflight {
   InflightKind kind = InflightKind::kOp;
   uint64_t op_seq = 0;
@@ -174,7 +216,11 @@ class Client::Impl {
         resolver_(ioc_),
         reconnect_timer_(ioc_),
         sweep_timer_(ioc_),
-        backoff_(opts_.backoff_min_ms, opts_.backoff_max_ms, std::random_device{}()) {
+        sync_timer_(ioc_),
+        hold_timer_(ioc_),
+        backoff_(opts_.backoff_min_ms, opts_.backoff_max_ms, std::random_device{}()),
+        clock_(opts_.clock != nullptr ? *opts_.clock : SystemClock::instance()),
+        estimator_(opts_.clock_estimator) {
     if (opts_.client_id.empty()) opts_.client_id = randomHex(16);
     if (auto u = parseUrl(opts_.url)) {
       url_ = std::move(*u);
@@ -182,6 +228,12 @@ class Client::Impl {
       url_error_ = u.error();
     }
     thread_ = std::thread([this] {
+#ifdef __linux__
+      // Timers of this thread fire when due, not up to 50 us later (the
+      // default slack Linux allows itself to batch wake-ups): scheduled
+      // delivery is only as precise as its timer.
+      prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
       // A callback that throws must not take the I/O thread down with it.
       for (;;) {
         try {
@@ -233,6 +285,7 @@ class Client::Impl {
       Sub s;
       s.handlers = std::move(h);
       s.presence = o.presence;
+      s.hold_until_at = o.hold_until_at;
       s.pos = std::move(o.recover);
       s.first = std::move(p);
       s.first_deadline = SteadyClock::now() + std::chrono::milliseconds(opts_.request_timeout_ms);
@@ -270,25 +323,93 @@ class Client::Impl {
   }
 
   std::future<Result<PublishAck>> publish(const std::string& room, std::string_view data_json,
-                                          std::string client_msg_id) {
+                                          PublishOptions o) {
+    if (o.at_us && o.delay_ms)
+      return readyFuture<PublishAck>(makeError(kInvalidArgument, "publish: give at_us or delay_ms, not both"));
     auto data = codec::compactJson(data_json);  // on the caller's thread
     if (!data) return readyFuture<PublishAck>(data.error());
     std::promise<Result<PublishAck>> p;
     auto f = p.get_future();
-    post([this, room, data = std::move(*data), id = std::move(client_msg_id),
-          p = std::move(p)]() mutable {
+    post([this, room, data = std::move(*data), o = std::move(o), p = std::move(p)]() mutable {
       if (closing_) return p.set_value(closedError());
       Op op;
       op.type = OpType::kPublish;
       op.room = room;
       op.data = std::move(data);
-      op.client_msg_id = std::move(id);
+      op.client_msg_id = std::move(o.client_msg_id);
+      op.at_us = o.at_us;
+      op.delay_ms = o.delay_ms;
       if (op.client_msg_id.empty() && opts_.auto_client_msg_id)
         op.client_msg_id = opts_.client_id + "-" + std::to_string(next_msg_id_++);
       op.promise = std::move(p);
       addOp(std::move(op));
     });
     return f;
+  }
+
+  std::future<Result<WindowInfo>> openWindow(const std::string& room, const std::string& window_id,
+                                             WindowSpec spec) {
+    std::promise<Result<WindowInfo>> p;
+    auto f = p.get_future();
+    post([this, room, window_id, spec, p = std::move(p)]() mutable {
+      if (closing_) return p.set_value(closedError());
+      Op op;
+      op.type = OpType::kWindowOpen;
+      op.room = room;
+      op.window = window_id;
+      op.window_spec = spec;
+      op.promise = std::move(p);
+      addOp(std::move(op));
+    });
+    return f;
+  }
+
+  std::future<Result<ActionDecision>> act(const std::string& room, const std::string& window_id,
+                                          std::string_view data_json, ActOptions o) {
+    // The stamp is the moment of the call, on the caller's thread.
+    const int64_t stamp = o.stamp_us ? *o.stamp_us : serverNow().time_us;
+    auto data = codec::compactJson(data_json.empty() ? std::string_view("null") : data_json);
+    if (!data) return readyFuture<ActionDecision>(data.error());
+    std::promise<Result<ActionDecision>> p;
+    auto f = p.get_future();
+    post([this, room, window_id, stamp, data = std::move(*data), id = std::move(o.action_id),
+          p = std::move(p)]() mutable {
+      if (closing_) return p.set_value(closedError());
+      Op op;
+      op.type = OpType::kAction;
+      op.room = room;
+      op.window = window_id;
+      op.data = std::move(data);
+      op.stamp_us = stamp;
+      op.action_id = std::move(id);
+      if (op.action_id.empty()) op.action_id = opts_.client_id + "-a" + std::to_string(next_action_id_++);
+      op.promise = std::move(p);
+      addOp(std::move(op));
+    });
+    return f;
+  }
+
+  ServerTime serverNow() const {
+    const int64_t c = clock_.wallUs();
+    std::lock_guard lock(clock_mu_);
+    auto e = estimator_.estimate(c);
+    if (!e.valid) return ServerTime{c, 0, false};
+    return ServerTime{c + e.offset_us, e.uncertainty_us, true};
+  }
+
+  ClockStats syncStats() const {
+    const int64_t c = clock_.wallUs();
+    std::lock_guard lock(clock_mu_);
+    auto e = estimator_.estimate(c);
+    ClockStats st = clock_stats_;
+    st.synced = e.valid;
+    st.offset_us = e.offset_us;
+    st.uncertainty_us = e.uncertainty_us;
+    st.drift_ppm = e.drift_ppm;
+    st.best_rtt_us = e.best_rtt_us;
+    st.samples = e.samples;
+    st.resets = estimator_.resets();
+    return st;
   }
 
   std::future<Result<PresenceResult>> presence(const std::string& room) {
@@ -374,6 +495,9 @@ class Client::Impl {
     c.publications_received = received_.load();
     c.duplicates_dropped = duplicates_.load();
     c.publishes_resent = resent_.load();
+    c.actions_resent = actions_resent_.load();
+    c.scheduled_on_time = on_time_.load();
+    c.scheduled_late = late_.load();
     return c;
   }
 
@@ -459,6 +583,8 @@ class Client::Impl {
 
   void readLoop(const std::shared_ptr<Conn>& c) {
     c->ws.async_read(c->rbuf, [this, c](beast::error_code ec, size_t) {
+      // t3 of any `time` reply in this frame: as soon as it has been read.
+      const int64_t t3 = clock_.wallUs();
       if (c != conn_) return;
       if (ec) {
         CloseInfo ci;
@@ -475,7 +601,7 @@ class Client::Impl {
         return lost(c, ci);
       }
       auto data = c->rbuf.cdata();
-      onFrame(c, std::string_view(static_cast<const char*>(data.data()), data.size()));
+      onFrame(c, std::string_view(static_cast<const char*>(data.data()), data.size()), t3);
       c->rbuf.consume(c->rbuf.size());
       if (c == conn_) readLoop(c);
     });
@@ -489,16 +615,23 @@ class Client::Impl {
     const size_t max_bytes = static_cast<size_t>(std::max<int64_t>(1024, limits_.max_frame_bytes));
     c->wbuf.clear();
     size_t n = 0;
+    time_ids_.clear();
     while (!c->outq.empty() && n < max_batch) {
-      const std::string& cmd = c->outq.front();
-      if (n > 0 && c->wbuf.size() + 1 + cmd.size() > max_bytes) break;
+      const OutCmd& cmd = c->outq.front();
+      if (n > 0 && c->wbuf.size() + 1 + cmd.text.size() > max_bytes) break;
       if (n > 0) c->wbuf += '\n';
-      c->wbuf += cmd;
+      c->wbuf += cmd.text;
+      if (cmd.time_id != 0) time_ids_.push_back(cmd.time_id);
       c->outq.pop_front();
       ++n;
     }
     c->writing = true;
     c->ws.text(true);
+    if (!time_ids_.empty()) {
+      // t0 as late as possible: Asio tries the send at once, in async_write.
+      const int64_t t0 = clock_.wallUs();
+      for (uint64_t id : time_ids_) time_t0_[id] = t0;
+    }
     c->ws.async_write(asio::buffer(c->wbuf), [this, c](beast::error_code ec, size_t) {
       c->writing = false;
       if (c != conn_) return;
@@ -507,12 +640,12 @@ class Client::Impl {
     });
   }
 
-  void onFrame(const std::shared_ptr<Conn>& c, std::string_view frame) {
+  void onFrame(const std::shared_ptr<Conn>& c, std::string_view frame, int64_t t3) {
     for (std::string_view line : codec::splitLines(frame)) {
       if (c != conn_) return;
       codec::Incoming in = codec::decodeLine(line);
       switch (in.kind) {
-        case codec::Kind::kReply: onReply(c, in); break;
+        case codec::Kind::kReply: onReply(c, in, t3); break;
         case codec::Kind::kPub: onPub(in.pub); break;
         case codec::Kind::kJoin:
         case codec::Kind::kLeave: {
@@ -531,7 +664,7 @@ class Client::Impl {
     }
   }
 
-  void onReply(const std::shared_ptr<Conn>& c, codec::Incoming& in) {
+  void onReply(const std::shared_ptr<Conn>& c, codec::Incoming& in, int64_t t3) {
     if (in.id == 0) {
       if (in.error && opts_.on_error) opts_.on_error(*in.error);
       return;
@@ -559,6 +692,7 @@ class Client::Impl {
       case InflightKind::kOp: return onOpReply(f.op_seq, in);
       case InflightKind::kSubscribe: return onSubscribeReply(f.room, in);
       case InflightKind::kInternalUnsubscribe: return;  // 1201 is fine too
+      case InflightKind::kTime: return onTimeReply(in, t3);
     }
   }
 
@@ -585,6 +719,153 @@ class Client::Impl {
       }
     }
     flush(c);
+    startSync();
+  }
+
+  // ---- clock sync ----
+
+  void startSync() {
+    if (!opts_.clock_sync) return;
+    sync_burst_until_ = SteadyClock::now() + std::chrono::milliseconds(opts_.sync_burst_ms);
+    syncTick();
+  }
+
+  void syncTick() {
+    if (closing_ || !connectedConn()) return;
+    sendTime();
+    const auto now = SteadyClock::now();
+    const int64_t next_ms = now < sync_burst_until_ ? opts_.sync_burst_interval_ms : opts_.sync_interval_ms;
+    sync_timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(1, next_ms)));
+    sync_timer_.async_wait([this, c = conn_](beast::error_code ec) {
+      if (!ec && c == conn_) syncTick();
+    });
+  }
+
+  void sendTime() {
+    if (time_t0_.size() >= kMaxTimeInFlight) return;
+    std::optional<codec::TimeTelemetry> tel;
+    {
+      std::lock_guard lock(clock_mu_);
+      auto e = estimator_.estimate(clock_.wallUs());
+      if (e.valid) tel = codec::TimeTelemetry{e.best_rtt_us, e.offset_us, e.uncertainty_us};
+      ++clock_stats_.requests;
+    }
+    uint64_t id = next_req_id_++;
+    inflight_[id] = Inflight{InflightKind::kTime, 0, {}};
+    time_t0_[id] = 0;  // stamped by flush()
+    conn_->outq.push_back(OutCmd(codec::encodeTime(id, tel), id));
+    flush(conn_);
+  }
+
+  void onTimeReply(const codec::Incoming& in, int64_t t3) {
+    auto it = time_t0_.find(in.id);
+    if (it == time_t0_.end()) return;
+    const int64_t t0 = it->second;
+    time_t0_.erase(it);
+    if (in.error && in.error->code == code::kUnknownMethod) {
+      sync_timer_.cancel();  // a server without `time`: no sync on this connection
+      return;
+    }
+    if (in.error || t0 == 0) return;
+    auto r = codec::decodeTimeResult(in.result);
+    if (!r) return;
+    {
+      std::lock_guard lock(clock_mu_);
+      if (estimator_.addSample(t0, r->t1, r->t2, t3)) {
+        ++clock_stats_.replies;
+        clock_stats_.last_rtt_us = (t3 - t0) - (r->t2 - r->t1);
+      } else {
+        ++clock_stats_.refused;
+      }
+    }
+    // The estimate moved: held publications may be due at another moment.
+    if (nextDue() != INT64_MAX) armHoldTimer();
+  }
+
+  // Server time now (the client clock while unsynced). I/O thread or any.
+  int64_t serverNowUs() const { return serverNow().time_us; }
+
+  // ---- scheduled delivery ----
+
+  void emit(Sub& s, const Publication& pub) {
+    received_.fetch_add(1);
+    if (pub.at_us) (pub.late_us > 0 ? late_ : on_time_).fetch_add(1);
+    if (s.handlers.on_publication) s.handlers.on_publication(pub);
+  }
+
+  // A publication in order (offset == last + 1): deliver now or hold it.
+  void deliverOrHold(Sub& s, Publication pub) {
+    const int64_t now = serverNowUs();
+    const bool arrived_late = pub.at_us && now >= *pub.at_us;
+    if (!s.hold_until_at || (s.held.empty() && (!pub.at_us || arrived_late))) {
+      if (arrived_late) pub.late_us = std::max<int64_t>(1, now - *pub.at_us);
+      return emit(s, pub);
+    }
+    int64_t due = pub.at_us.value_or(INT64_MIN);
+    if (!s.held.empty()) due = std::max(due, s.held.back().due_us);
+    s.held.push_back(Held{std::move(pub), due, arrived_late});
+    armHoldTimer();
+  }
+
+  // The earliest due time of a held head; INT64_MAX if nothing is held.
+  int64_t nextDue() const {
+    int64_t due = INT64_MAX;
+    for (const auto& [room, s] : subs_)
+      if (!s.held.empty()) due = std::min(due, s.held.front().due_us);
+    return due;
+  }
+
+  void armHoldTimer() {
+    const int64_t due = nextDue();
+    const uint64_t gen = ++hold_gen_;
+    if (due == INT64_MAX) {
+      hold_timer_.cancel();
+      return;
+    }
+    int64_t wait_us = due - serverNowUs() - opts_.delivery_spin_us;
+    if (wait_us <= 0) {
+      post([this, gen] {
+        if (gen == hold_gen_) releaseDue();
+      });
+      return;
+    }
+    hold_timer_.expires_after(std::chrono::microseconds(std::min(wait_us, kMaxHoldWaitUs)));
+    hold_timer_.async_wait([this, gen](beast::error_code ec) {
+      if (!ec && gen == hold_gen_) releaseDue();
+    });
+  }
+
+  void releaseDue() {
+    if (closing_) return;
+    int64_t due = nextDue();
+    if (due == INT64_MAX) return;
+    int64_t now = serverNowUs();
+    if (due - now > opts_.delivery_spin_us) return armHoldTimer();  // woke early, or the estimate moved
+    // The last stretch, at most delivery_spin_us: short sleeps while more
+    // than kYieldUs remain (so many clients spinning at once still leave the
+    // CPU to each other's wake-ups), then yield until the synced clock
+    // reaches `due`.
+    while (now < due) {
+      if (due - now > 2 * kYieldUs) {
+        std::this_thread::sleep_for(std::chrono::microseconds(due - now - kYieldUs));
+      } else {
+        std::this_thread::yield();
+      }
+      now = serverNowUs();
+    }
+    // Release every head that is due, room by room, in order. Callbacks may
+    // call the Client, but its methods only post: subs_ does not change here.
+    for (auto& [room, s] : subs_) {
+      while (!s.held.empty() && s.held.front().due_us <= now) {
+        Held h = std::move(s.held.front());
+        s.held.pop_front();
+        // On time unless it came too late, or waited behind a later one.
+        if (h.pub.at_us && (h.arrived_late || h.due_us > *h.pub.at_us))
+          h.pub.late_us = std::max<int64_t>(1, serverNowUs() - *h.pub.at_us);
+        emit(s, h.pub);
+      }
+    }
+    armHoldTimer();
   }
 
   void resolveConnectWaiters(const Result<ConnectInfo>& r) {
@@ -617,10 +898,16 @@ class Client::Impl {
     uint64_t id = next_req_id_++;
     std::string text;
     switch (op.type) {
-      case OpType::kPublish: text = codec::encodePublish(id, op.room, op.data, op.client_msg_id); break;
+      case OpType::kPublish:
+        text = codec::encodePublish(id, op.room, op.data, op.client_msg_id, op.at_us, op.delay_ms);
+        break;
       case OpType::kPresence: text = codec::encodePresence(id, op.room); break;
       case OpType::kPing: text = codec::encodePing(id); break;
       case OpType::kUnsubscribe: text = codec::encodeUnsubscribe(id, op.room); break;
+      case OpType::kWindowOpen: text = codec::encodeWindowOpen(id, op.room, op.window, op.window_spec); break;
+      case OpType::kAction:
+        text = codec::encodeAction(id, op.room, op.window, op.stamp_us, op.data, op.action_id);
+        break;
     }
     if (static_cast<int64_t>(text.size()) > limits_.max_frame_bytes) {
       // The server would close the socket (1009) and a resend would loop.
@@ -629,6 +916,7 @@ class Client::Impl {
       return false;
     }
     if (op.sent_before && op.type == OpType::kPublish) resent_.fetch_add(1);
+    if (op.sent_before && (op.type == OpType::kAction || op.type == OpType::kWindowOpen)) actions_resent_.fetch_add(1);
     op.sent_before = true;
     op.req_id = id;
     inflight_[id] = Inflight{InflightKind::kOp, seq, {}};
@@ -655,6 +943,13 @@ class Client::Impl {
         break;
       case OpType::kUnsubscribe:
         std::get<std::promise<Result<void>>>(op.promise).set_value(Result<void>());
+        break;
+      case OpType::kWindowOpen:
+        std::get<std::promise<Result<WindowInfo>>>(op.promise).set_value(codec::decodeWindowInfo(in.result));
+        break;
+      case OpType::kAction:
+        std::get<std::promise<Result<ActionDecision>>>(op.promise)
+            .set_value(codec::decodeActionDecision(in.result));
         break;
     }
   }
@@ -705,7 +1000,7 @@ class Client::Impl {
     if (first) first->set_value(res);
   }
 
-  void onPub(const Publication& pub) {
+  void onPub(Publication& pub) {
     auto it = subs_.find(pub.room);
     if (it == subs_.end()) return;
     Sub& s = it->second;
@@ -719,8 +1014,7 @@ class Client::Impl {
           std::lock_guard lock(mu_);
           positions_[pub.room] = *s.pos;
         }
-        received_.fetch_add(1);
-        if (s.handlers.on_publication) s.handlers.on_publication(pub);
+        deliverOrHold(s, std::move(pub));
         break;
       case codec::Verdict::kDuplicate:
         duplicates_.fetch_add(1);
@@ -751,6 +1045,8 @@ class Client::Impl {
       last_close_ = ci;
     }
     inflight_.clear();
+    time_t0_.clear();
+    sync_timer_.cancel();
     for (auto it = ops_.begin(); it != ops_.end();) {
       if (it->second.type == OpType::kUnsubscribe) {
         std::get<std::promise<Result<void>>>(it->second.promise).set_value(Result<void>());
@@ -784,6 +1080,8 @@ class Client::Impl {
     closing_ = true;
     reconnect_timer_.cancel();
     sweep_timer_.cancel();
+    sync_timer_.cancel();
+    hold_timer_.cancel();
     resolver_.cancel();
     if (conn_) {
       beast::error_code ignored;
@@ -798,6 +1096,7 @@ class Client::Impl {
       if (s.first) s.first->set_value(e);
     subs_.clear();
     inflight_.clear();
+    time_t0_.clear();
   }
 
   void doClose(const std::shared_ptr<std::promise<void>>& done) {
@@ -867,7 +1166,10 @@ class Client::Impl {
   tcp::resolver resolver_;
   asio::steady_timer reconnect_timer_;
   asio::steady_timer sweep_timer_;
+  asio::steady_timer sync_timer_;
+  asio::steady_timer hold_timer_;
   Backoff backoff_;
+  const Clock& clock_;
 
   // I/O thread only.
   std::shared_ptr<Conn> conn_;
@@ -876,6 +1178,16 @@ class Client::Impl {
   uint64_t next_req_id_ = 1;
   uint64_t next_op_seq_ = 1;
   uint64_t next_msg_id_ = 1;
+  uint64_t next_action_id_ = 1;
+  // Clock sync: t0 of each `time` command in flight (0 until its frame is
+  // written), by request id; burst phase end; scratch list for flush().
+  std::unordered_map<uint64_t, int64_t> time_t0_;
+  SteadyClock::time_point sync_burst_until_;
+  std::vector<uint64_t> time_ids_;
+  // Scheduled delivery: generation of the hold timer's current arming
+  // (older wake-ups are ignored). Held publications live in their Sub, and
+  // go with it (unsubscribe, refusal, close).
+  uint64_t hold_gen_ = 0;
   std::map<uint64_t, Op> ops_;  // by call order, so resends keep it
   std::map<std::string, Sub> subs_;
   std::unordered_map<uint64_t, Inflight> inflight_;  // by request id, current connection
@@ -891,7 +1203,12 @@ class Client::Impl {
   std::optional<ConnectInfo> info_;
   std::map<std::string, Position> positions_;
   std::atomic<uint64_t> connects_{0}, reconnects_{0}, gaps_{0}, recoveries_ok_{0}, recoveries_failed_{0},
-      received_{0}, duplicates_{0}, resent_{0};
+      received_{0}, duplicates_{0}, resent_{0}, actions_resent_{0}, on_time_{0}, late_{0};
+  // The estimator and its counters: written on the I/O thread, read by
+  // serverNow() / syncStats() from any thread.
+  mutable std::mutex clock_mu_;
+  sync::ClockEstimator estimator_;
+  ClockStats clock_stats_;
 
   // Last: started in the constructor once everything above exists.
   std::thread thread_;
@@ -907,8 +1224,24 @@ std::future<Result<SubscribeResult>> Client::subscribe(const std::string& room, 
 std::future<Result<void>> Client::unsubscribe(const std::string& room) { return impl_->unsubscribe(room); }
 std::future<Result<PublishAck>> Client::publish(const std::string& room, std::string_view data_json,
                                                 std::string client_msg_id) {
-  return impl_->publish(room, data_json, std::move(client_msg_id));
+  PublishOptions o;
+  o.client_msg_id = std::move(client_msg_id);
+  return impl_->publish(room, data_json, std::move(o));
 }
+std::future<Result<PublishAck>> Client::publish(const std::string& room, std::string_view data_json,
+                                                PublishOptions options) {
+  return impl_->publish(room, data_json, std::move(options));
+}
+std::future<Result<WindowInfo>> Client::openWindow(const std::string& room, const std::string& window_id,
+                                                   WindowSpec spec) {
+  return impl_->openWindow(room, window_id, spec);
+}
+std::future<Result<ActionDecision>> Client::act(const std::string& room, const std::string& window_id,
+                                                std::string_view data_json, ActOptions options) {
+  return impl_->act(room, window_id, data_json, std::move(options));
+}
+ServerTime Client::serverNow() const { return impl_->serverNow(); }
+ClockStats Client::syncStats() const { return impl_->syncStats(); }
 std::future<Result<PresenceResult>> Client::presence(const std::string& room) { return impl_->presence(room); }
 std::future<Result<int64_t>> Client::ping() { return impl_->ping(); }
 void Client::close() { impl_->close(); }

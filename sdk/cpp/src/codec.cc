@@ -137,7 +137,8 @@ std::string encodeUnsubscribe(uint64_t id, std::string_view room) {
 }
 
 std::string encodePublish(uint64_t id, std::string_view room, std::string_view data_json,
-                          std::string_view client_msg_id) {
+                          std::string_view client_msg_id, std::optional<int64_t> at_us,
+                          std::optional<int64_t> delay_ms) {
   // Built by hand around the already-compact data so a large payload is
   // copied once and never re-parsed.
   std::string out;
@@ -156,6 +157,14 @@ std::string encodePublish(uint64_t id, std::string_view room, std::string_view d
     out += ",\"client_msg_id\":";
     out += json::serialize(json::string(client_msg_id));
   }
+  if (at_us) {
+    out += ",\"at\":";
+    out += std::to_string(*at_us);
+  }
+  if (delay_ms) {
+    out += ",\"delay_ms\":";
+    out += std::to_string(*delay_ms);
+  }
   out += "}}";
   return out;
 }
@@ -167,6 +176,51 @@ std::string encodePresence(uint64_t id, std::string_view room) {
 }
 
 std::string encodePing(uint64_t id) { return command(id, "ping", {}); }
+
+std::string encodeTime(uint64_t id, const std::optional<TimeTelemetry>& telemetry) {
+  json::object p;
+  if (telemetry) {
+    p["rtt_us"] = telemetry->rtt_us;
+    p["offset_us"] = telemetry->offset_us;
+    p["uncertainty_us"] = telemetry->uncertainty_us;
+  }
+  return command(id, "time", std::move(p));
+}
+
+std::string encodeWindowOpen(uint64_t id, std::string_view room, std::string_view window, const WindowSpec& spec) {
+  json::object p;
+  p["room"] = room;
+  p["window"] = window;
+  if (spec.opens_at_us) p["opens_at"] = *spec.opens_at_us;
+  if (spec.closes_at_us) p["closes_at"] = *spec.closes_at_us;
+  if (spec.duration_ms) p["duration_ms"] = *spec.duration_ms;
+  return command(id, "window_open", std::move(p));
+}
+
+std::string encodeAction(uint64_t id, std::string_view room, std::string_view window, int64_t stamp_us,
+                         std::string_view data_json, std::string_view action_id) {
+  // By hand around the compact data, as encodePublish.
+  std::string out;
+  out.reserve(data_json.size() + room.size() + window.size() + action_id.size() + 128);
+  out += "{";
+  if (id != 0) {
+    out += "\"id\":";
+    out += std::to_string(id);
+    out += ",";
+  }
+  out += "\"method\":\"action\",\"params\":{\"room\":";
+  out += json::serialize(json::string(room));
+  out += ",\"window\":";
+  out += json::serialize(json::string(window));
+  out += ",\"ts\":";
+  out += std::to_string(stamp_us);
+  out += ",\"data\":";
+  out += data_json.empty() ? std::string_view("null") : data_json;
+  out += ",\"action_id\":";
+  out += json::serialize(json::string(action_id));
+  out += "}}";
+  return out;
+}
 
 Result<std::string> compactJson(std::string_view json_text) {
   boost::system::error_code ec;
@@ -200,6 +254,7 @@ Incoming decodeLine(std::string_view line) {
       in.pub.epoch = str(o, "epoch", bad);
       in.pub.offset = u64(o, "offset", bad);
       in.pub.ts = i64(o, "ts", bad);
+      if (const json::value* at = field(o, "at"); at != nullptr && !at->is_null()) in.pub.at_us = i64(o, "at", bad);
       const json::value* data = field(o, "data");
       in.pub.data = data == nullptr ? "null" : json::serialize(*data);
       if (bad || in.pub.room.empty() || field(o, "offset") == nullptr) {
@@ -339,6 +394,51 @@ Result<int64_t> decodePingResult(const json::value& result) {
   int64_t t = i64(result.get_object(), "server_time_us", bad);
   if (bad) return malformed("ping result");
   return t;
+}
+
+Result<TimeReply> decodeTimeResult(const json::value& result) {
+  if (!result.is_object()) return malformed("time result");
+  const json::object& o = result.get_object();
+  bool bad = false;
+  TimeReply t;
+  t.t1 = i64(o, "t1", bad);
+  t.t2 = i64(o, "t2", bad);
+  if (bad || field(o, "t1") == nullptr || field(o, "t2") == nullptr) return malformed("time result");
+  return t;
+}
+
+Result<WindowInfo> decodeWindowInfo(const json::value& result) {
+  if (!result.is_object()) return malformed("window_open result");
+  const json::object& o = result.get_object();
+  bool bad = false;
+  WindowInfo w;
+  w.room = str(o, "room", bad);
+  w.window = str(o, "window", bad);
+  w.opens_at = i64(o, "opens_at", bad);
+  w.closes_at = i64(o, "closes_at", bad);
+  w.settles_at = i64(o, "settles_at", bad);
+  if (bad) return malformed("window_open result");
+  return w;
+}
+
+Result<ActionDecision> decodeActionDecision(const json::value& result) {
+  if (!result.is_object()) return malformed("action result");
+  const json::object& o = result.get_object();
+  bool bad = false;
+  ActionDecision d;
+  d.room = str(o, "room", bad);
+  d.window = str(o, "window", bad);
+  d.action_id = str(o, "action_id", bad);
+  std::string decision = str(o, "decision", bad);
+  d.reason = str(o, "reason", bad);
+  d.duplicate = boolean(o, "duplicate", bad) || d.reason == "duplicate";
+  d.stamp = i64(o, "stamp", bad);
+  d.received = i64(o, "received", bad);
+  if (field(o, "gap") != nullptr) d.gap_us = i64(o, "gap", bad);
+  if (field(o, "expected_gap") != nullptr) d.expected_gap_us = i64(o, "expected_gap", bad);
+  if (bad || (decision != "accepted" && decision != "refused")) return malformed("action result");
+  d.accepted = decision == "accepted";
+  return d;
 }
 
 Verdict classify(const Position& last, std::string_view epoch, uint64_t offset) {

@@ -213,6 +213,134 @@ TEST(SdkDecode, PublishAckAndPresenceResult) {
   EXPECT_FALSE(decodePresenceResult(json::parse(R"({"room":"r","clients":{}})")).ok());
 }
 
+TEST(SdkEncode, PublishCarriesAtOrDelay) {
+  auto at = parseObject(encodePublish(4, "r", "{}", "m1", int64_t{1764309190000000}, std::nullopt));
+  EXPECT_EQ(at.at("params").at("at").to_number<int64_t>(), 1764309190000000);
+  EXPECT_FALSE(at.at("params").as_object().contains("delay_ms"));
+  auto delay = parseObject(encodePublish(4, "r", "{}", "m1", std::nullopt, int64_t{250}));
+  EXPECT_EQ(delay.at("params").at("delay_ms").to_number<int64_t>(), 250);
+  EXPECT_FALSE(delay.at("params").as_object().contains("at"));
+  auto plain = parseObject(encodePublish(4, "r", "{}", "m1"));
+  EXPECT_FALSE(plain.at("params").as_object().contains("at"));
+  EXPECT_FALSE(plain.at("params").as_object().contains("delay_ms"));
+}
+
+TEST(SdkEncode, TimeCarriesTheEstimateOnlyOnceValid) {
+  auto bare = parseObject(encodeTime(5, std::nullopt));
+  EXPECT_EQ(bare.at("method").as_string(), "time");
+  EXPECT_EQ(bare.at("id").as_int64(), 5);
+  EXPECT_FALSE(bare.contains("params"));
+  auto t = parseObject(encodeTime(6, TimeTelemetry{812, -1520, 406}));
+  const auto& p = t.at("params").as_object();
+  EXPECT_EQ(p.at("rtt_us").as_int64(), 812);
+  EXPECT_EQ(p.at("offset_us").as_int64(), -1520);
+  EXPECT_EQ(p.at("uncertainty_us").as_int64(), 406);
+}
+
+TEST(SdkEncode, WindowOpenSendsOnlyTheGivenTimes) {
+  WindowSpec spec;
+  spec.duration_ms = 5000;
+  auto o = parseObject(encodeWindowOpen(7, "table:1", "round-42", spec));
+  EXPECT_EQ(o.at("method").as_string(), "window_open");
+  const auto& p = o.at("params").as_object();
+  EXPECT_EQ(p.at("room").as_string(), "table:1");
+  EXPECT_EQ(p.at("window").as_string(), "round-42");
+  EXPECT_EQ(p.at("duration_ms").as_int64(), 5000);
+  EXPECT_FALSE(p.contains("opens_at"));
+  EXPECT_FALSE(p.contains("closes_at"));
+  spec = WindowSpec{int64_t{100}, int64_t{200}, std::nullopt};
+  auto q = parseObject(encodeWindowOpen(8, "r", "w", spec)).at("params").as_object();
+  EXPECT_EQ(q.at("opens_at").as_int64(), 100);
+  EXPECT_EQ(q.at("closes_at").as_int64(), 200);
+  EXPECT_FALSE(q.contains("duration_ms"));
+}
+
+TEST(SdkEncode, ActionCarriesStampDataAndId) {
+  std::string text = encodeAction(9, "table:1", "round-\"42", 1764309189000000, "{\"bet\":5}", "bet-7");
+  EXPECT_EQ(text.find('\n'), std::string::npos);
+  auto o = parseObject(text);
+  EXPECT_EQ(o.at("method").as_string(), "action");
+  const auto& p = o.at("params").as_object();
+  EXPECT_EQ(p.at("room").as_string(), "table:1");
+  EXPECT_EQ(p.at("window").as_string(), "round-\"42");
+  EXPECT_EQ(p.at("ts").to_number<int64_t>(), 1764309189000000);
+  EXPECT_EQ(json::serialize(p.at("data")), "{\"bet\":5}");
+  EXPECT_EQ(p.at("action_id").as_string(), "bet-7");
+  EXPECT_TRUE(parseObject(encodeAction(1, "r", "w", 0, "", "a")).at("params").at("data").is_null());
+}
+
+TEST(SdkDecode, ScheduledPublicationCarriesAt) {
+  auto in = decodeLine(R"({"push":"pub","room":"r","epoch":"e","offset":1,"ts":10,"at":1764309190000000,"data":1})");
+  ASSERT_EQ(in.kind, Kind::kPub);
+  ASSERT_TRUE(in.pub.at_us.has_value());
+  EXPECT_EQ(*in.pub.at_us, 1764309190000000);
+  EXPECT_EQ(in.pub.late_us, 0);
+  auto plain = decodeLine(R"({"push":"pub","room":"r","epoch":"e","offset":1,"ts":10,"data":1})");
+  ASSERT_EQ(plain.kind, Kind::kPub);
+  EXPECT_FALSE(plain.pub.at_us.has_value());
+  EXPECT_EQ(decodeLine(R"({"push":"pub","room":"r","epoch":"e","offset":1,"at":"soon"})").kind, Kind::kInvalid);
+}
+
+TEST(SdkDecode, TimeResultNeedsBothTimestamps) {
+  auto t = decodeTimeResult(json::parse(R"({"t1":1764309189123456,"t2":1764309189123470})"));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->t1, 1764309189123456);
+  EXPECT_EQ(t->t2, 1764309189123470);
+  EXPECT_FALSE(decodeTimeResult(json::parse(R"({"t1":1})")).ok());
+  EXPECT_FALSE(decodeTimeResult(json::parse(R"({"t1":1,"t2":"x"})")).ok());
+  EXPECT_FALSE(decodeTimeResult(json::parse("[]")).ok());
+}
+
+TEST(SdkDecode, WindowInfo) {
+  auto w = decodeWindowInfo(json::parse(
+      R"({"room":"table:1","window":"round-42","opens_at":100,"closes_at":200,"settles_at":1200})"));
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->room, "table:1");
+  EXPECT_EQ(w->window, "round-42");
+  EXPECT_EQ(w->opens_at, 100);
+  EXPECT_EQ(w->closes_at, 200);
+  EXPECT_EQ(w->settles_at, 1200);
+  EXPECT_FALSE(decodeWindowInfo(json::parse(R"({"room":"r","opens_at":"x"})")).ok());
+}
+
+TEST(SdkDecode, ActionDecisionsAcceptedRefusedAndDuplicate) {
+  auto a = decodeActionDecision(json::parse(
+      R"({"room":"table:1","window":"round-42","action_id":"bet-7","decision":"accepted","stamp":1764309189000000,)"
+      R"("received":1764309189041000,"gap":41000,"expected_gap":40000})"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->accepted);
+  EXPECT_TRUE(a->reason.empty());
+  EXPECT_FALSE(a->duplicate);
+  EXPECT_EQ(a->action_id, "bet-7");
+  EXPECT_EQ(a->stamp, 1764309189000000);
+  EXPECT_EQ(a->received, 1764309189041000);
+  EXPECT_EQ(a->gap_us, 41000);
+  EXPECT_EQ(a->expected_gap_us, 40000);
+
+  auto late = decodeActionDecision(
+      json::parse(R"({"room":"r","window":"w","action_id":"bet-8","decision":"refused","reason":"late"})"));
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(late->accepted);
+  EXPECT_EQ(late->reason, "late");
+  EXPECT_FALSE(late->gap_us.has_value());
+
+  // The original decision repeated, flagged.
+  auto again = decodeActionDecision(
+      json::parse(R"({"room":"r","window":"w","action_id":"bet-7","decision":"accepted","duplicate":true})"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->accepted);
+  EXPECT_TRUE(again->duplicate);
+  // A bare duplicate refusal (protocol.md's reason): judged before, outcome unknown here.
+  auto dup = decodeActionDecision(
+      json::parse(R"({"room":"r","window":"w","action_id":"bet-7","decision":"refused","reason":"duplicate"})"));
+  ASSERT_TRUE(dup.ok());
+  EXPECT_FALSE(dup->accepted);
+  EXPECT_TRUE(dup->duplicate);
+
+  EXPECT_FALSE(decodeActionDecision(json::parse(R"({"room":"r","decision":"maybe"})")).ok());
+  EXPECT_FALSE(decodeActionDecision(json::parse(R"({"room":"r"})")).ok());
+}
+
 TEST(SdkClassify, DeliversNextDropsDuplicatesAndFlagsGaps) {
   Position last{"e1", 10};
   EXPECT_EQ(classify(last, "e1", 11), Verdict::kDeliver);

@@ -25,6 +25,16 @@
 // last + 1, or a new epoch) triggers a recovery (unsubscribe + subscribe with
 // `recover`), whose outcome is reported through on_subscribed (recovered
 // true, or false with a reason: then the application must reload its state).
+//
+// Clock sync. While connected, the client exchanges `time` commands with the
+// server (a burst after each connect, then a steady cadence) and feeds a
+// tutti::sync::ClockEstimator, kept across reconnects. serverNow() reads the
+// server's clock from any thread, with an honest uncertainty.
+//
+// Scheduled delivery. A publication with `at` is held and handed to
+// on_publication when serverNow() reaches `at` (or at once, flagged late, if
+// it arrives after). Offset order still holds: a publication never overtakes
+// an earlier one that is held, it waits behind it.
 
 #include <cstdint>
 #include <functional>
@@ -33,8 +43,10 @@
 #include <optional>
 #include <string>
 
+#include "tutti/core/clock.h"
 #include "tutti/core/result.h"
 #include "tutti/sdk/types.h"
+#include "tutti/sync/clock_estimator.h"
 
 namespace tutti::sdk {
 
@@ -80,6 +92,25 @@ struct ClientOptions {
   // so a resend after a reconnect cannot publish it twice.
   bool auto_client_msg_id = true;
 
+  // The client's clock: its wallUs() stamps the `time` exchanges and is what
+  // serverNow() corrects. nullptr = tutti::SystemClock. Tests inject one with
+  // an offset or a drift (OffsetDriftClock in tutti/sdk/test_clock.h). Must
+  // outlive the Client; read from any thread.
+  const Clock* clock = nullptr;
+  // Clock sync over `time` (docs/protocol.md): every sync_burst_interval_ms
+  // for sync_burst_ms after each connect (finds the fastest round trips
+  // quickly), then every sync_interval_ms (follows drift at little cost).
+  bool clock_sync = true;
+  int64_t sync_burst_interval_ms = 20;
+  int64_t sync_burst_ms = 3000;
+  int64_t sync_interval_ms = 2000;
+  sync::ClockEstimatorConfig clock_estimator;
+  // Scheduled delivery: timers wake this long before `at`, and the I/O
+  // thread yields in a loop for the rest, so a callback runs within tens of
+  // microseconds of `at` instead of the timer's slack (~0.1 ms, more under
+  // load). 0 = timers only (no spinning: for many clients on few cores).
+  int64_t delivery_spin_us = 300;
+
   // Listeners (on the I/O thread).
   std::function<void(const StateChange&)> on_state;
   std::function<void(const ConnectInfo&)> on_connected;
@@ -105,7 +136,11 @@ struct SubscribeOptions {
   bool presence = false;
   // Start from this position (the application kept it from an earlier
   // session): the first subscribe carries `recover`.
-  std::optional<Position> recover;
+  std::optional<Position> recover = std::nullopt;
+  // Hold publications that carry `at` until serverNow() reaches it (see the
+  // class comment). false: deliver on arrival, with at_us set (late_us only
+  // when it arrived after `at`).
+  bool hold_until_at = true;
 };
 
 // Monotonic counters, for tests and dashboards.
@@ -118,6 +153,9 @@ struct Counters {
   uint64_t publications_received = 0;  // delivered to on_publication
   uint64_t duplicates_dropped = 0;
   uint64_t publishes_resent = 0;     // publishes sent again after a reconnect
+  uint64_t actions_resent = 0;       // actions (and window_open) sent again after a reconnect
+  uint64_t scheduled_on_time = 0;    // publications with `at` delivered at `at`
+  uint64_t scheduled_late = 0;       // ... delivered late (late_us > 0)
 };
 
 class Client {
@@ -149,6 +187,29 @@ class Client {
   // reconnect until acknowledged or timed out (see the class comment).
   std::future<Result<PublishAck>> publish(const std::string& room, std::string_view data_json,
                                           std::string client_msg_id = {});
+  // The same with scheduling: {.at_us = serverNow().time_us + 1'000'000}.
+  std::future<Result<PublishAck>> publish(const std::string& room, std::string_view data_json,
+                                          PublishOptions options);
+
+  // Opens a fair action window (needs the `windows` permission). Resent after
+  // a reconnect like a publish: if the first attempt had reached the server,
+  // the resend is answered 1301 (window id already used).
+  std::future<Result<WindowInfo>> openWindow(const std::string& room, const std::string& window_id,
+                                             WindowSpec spec);
+  // Acts in a window, stamped with the synced server time of this call
+  // (before the first `time` exchange that is the client clock, which the
+  // server may well judge implausible: wait for serverNow().synced). The
+  // future carries the server's decision (refusals included); errors are for
+  // failures to get one (bad params, rate limit, timeout). Resent after a
+  // reconnect with the same action_id and stamp: the server answers with its
+  // first decision, flagged duplicate (see ActionDecision::duplicate).
+  std::future<Result<ActionDecision>> act(const std::string& room, const std::string& window_id,
+                                          std::string_view data_json, ActOptions options = {});
+
+  // The server's clock now, from the client clock and the sync estimate. Any
+  // thread; cheap (a mutex and a few multiplications).
+  ServerTime serverNow() const;
+  ClockStats syncStats() const;
   std::future<Result<PresenceResult>> presence(const std::string& room);
   // Application-level round trip; the value is the server's time (UTC us).
   std::future<Result<int64_t>> ping();

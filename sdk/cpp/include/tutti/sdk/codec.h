@@ -35,10 +35,26 @@ std::string encodeSubscribe(uint64_t id, std::string_view room,
 std::string encodeUnsubscribe(uint64_t id, std::string_view room);
 // `data_json` must already be compact JSON (see compactJson): it is spliced in
 // verbatim so a large payload is not parsed twice.
+// `at_us` / `delay_ms`: scheduling (at most one is meant to be set; the
+// server refuses both).
 std::string encodePublish(uint64_t id, std::string_view room, std::string_view data_json,
-                          std::string_view client_msg_id);
+                          std::string_view client_msg_id, std::optional<int64_t> at_us = std::nullopt,
+                          std::optional<int64_t> delay_ms = std::nullopt);
 std::string encodePresence(uint64_t id, std::string_view room);
 std::string encodePing(uint64_t id);
+
+// The telemetry a `time` command carries: the client's current estimate.
+struct TimeTelemetry {
+  int64_t rtt_us = 0;
+  int64_t offset_us = 0;
+  int64_t uncertainty_us = 0;
+};
+// nullopt: no params (the estimate is not valid yet).
+std::string encodeTime(uint64_t id, const std::optional<TimeTelemetry>& telemetry);
+std::string encodeWindowOpen(uint64_t id, std::string_view room, std::string_view window, const WindowSpec& spec);
+// `data_json` as for encodePublish (compact JSON, spliced verbatim).
+std::string encodeAction(uint64_t id, std::string_view room, std::string_view window, int64_t stamp_us,
+                         std::string_view data_json, std::string_view action_id);
 
 // Parses any JSON text and re-serialises it compactly (so it holds no raw
 // newline and can go into a frame). kInvalidArgument if it is not JSON.
@@ -83,6 +99,17 @@ Result<PublishAck> decodePublishAck(const boost::json::value& result);
 Result<PresenceResult> decodePresenceResult(const boost::json::value& result);
 // The ping reply's server_time_us.
 Result<int64_t> decodePingResult(const boost::json::value& result);
+// The `time` reply: t1 (server read the command), t2 (server replied).
+struct TimeReply {
+  int64_t t1 = 0;
+  int64_t t2 = 0;
+};
+// Both fields are required.
+Result<TimeReply> decodeTimeResult(const boost::json::value& result);
+Result<WindowInfo> decodeWindowInfo(const boost::json::value& result);
+// `decision` is required ("accepted" or "refused"); `duplicate` is set by a
+// `"duplicate": true` field or by reason "duplicate".
+Result<ActionDecision> decodeActionDecision(const boost::json::value& result);
 
 // --- stream bookkeeping
 
