@@ -125,3 +125,52 @@ TEST(Room, TracksPresenceBySession) {
   ASSERT_EQ(r.presence().size(), 1u);
   EXPECT_EQ(r.presence()[0].user, "bob");
 }
+
+TEST(Room, DelayPolicyStampsAtFromTheRoomDelayUnlessTheMessageSaysOtherwise) {
+  RoomPolicy p = policy();
+  p.delivery = Delivery::kDelay;
+  p.delay_us = 500'000;
+  Room r("r", "ep", p, 0);
+  std::vector<PublishInput> in(3);
+  in[0].data_json = "1";
+  in[1].data_json = "2";
+  in[1].at_us = 42;
+  in[2].data_json = "3";
+  in[2].delay_us = 7;
+  std::vector<PublishAck> acks;
+  std::vector<Publication> out;
+  r.publish(in, 1000, acks, out);
+  auto at = [&](size_t i) { return boost::json::parse(*out[i].frame).as_object()["at"].as_int64(); };
+  EXPECT_EQ(at(0), 1000 + 500'000);
+  EXPECT_EQ(at(1), 42);
+  EXPECT_EQ(at(2), 1007);
+}
+
+TEST(Room, AdaptiveDelayFollowsTheSlowestWorkersReportWithinBounds) {
+  RoomPolicy p = policy();
+  p.delivery = Delivery::kDelay;
+  p.delay_adaptive = true;
+  p.delay_min_us = 50'000;
+  p.delay_max_us = 400'000;
+  p.delay_margin_us = 30'000;
+  Room r("r", "ep", p, 0);
+  EXPECT_EQ(r.currentDelayUs(), 50'000);  // no reports: the floor
+  r.reportDelay(0, 120'000);
+  r.reportDelay(1, 250'000);
+  EXPECT_EQ(r.currentDelayUs(), 280'000);  // slowest + margin
+  r.reportDelay(1, 0);                     // worker 1 lost its subscribers
+  EXPECT_EQ(r.currentDelayUs(), 150'000);
+  r.reportDelay(0, 900'000);
+  EXPECT_EQ(r.currentDelayUs(), 400'000);  // the ceiling
+}
+
+TEST(Room, ImmediateRoomsSendNoAtAndAtRoomsDefaultToTs) {
+  RoomPolicy p = policy();
+  p.delivery = Delivery::kAt;
+  Room r("r", "ep", p, 0);
+  auto out = publish(r, 1, 777);
+  EXPECT_EQ(boost::json::parse(*out[0].frame).as_object()["at"].as_int64(), 777);
+  Room plain("q", "ep", policy(), 0);
+  auto out2 = publish(plain, 1, 777);
+  EXPECT_FALSE(boost::json::parse(*out2[0].frame).as_object().contains("at"));
+}
