@@ -68,12 +68,15 @@ namespace tutti::sync {
 struct ClockEstimatorConfig {
   // Samples older than this (client time, from the newest sample's t3) leave
   // the window: long enough to find the fastest round trips of a jittery
-  // path and to measure drift, short enough that a wandering rate stays
-  // close to a line.
-  int64_t window_us = 30'000'000;
+  // path at a slow cadence and to measure drift over a long baseline (on
+  // 40 ms +- 10 ms with one exchange every 500 ms, 30 s leaves ~1 ms of
+  // error and a 150 ppm drift unseen; 120 s finds the drift within a few
+  // ppm), short enough that a wandering rate stays close to a line.
+  int64_t window_us = 120'000'000;
   // At most this many samples (the oldest leave first): bounds memory (40
   // bytes a sample) and the cost of adding one (linear in the window). 2048
-  // holds the whole window at one exchange every 15 ms.
+  // holds the SDK's connect burst and settling phase plus the rest of the
+  // window at its steady cadence.
   size_t max_samples = 2048;
   // No real clock is off by more (NTP's limit; quartz: tens of ppm). Bounds
   // the drift while the samples span too little time to measure it.
@@ -84,7 +87,8 @@ struct ClockEstimatorConfig {
   // Buckets of the drift fit (at least 3 must hold samples).
   int drift_buckets = 16;
   // How far the drift may wander from constant: a bound is loosened by this
-  // times its age (20 ppm over a 30 s window: 0.6 ms for the oldest).
+  // times its age (20 ppm: 0.6 ms at 30 s, 2.4 ms for the oldest of a 120 s
+  // window, which therefore weighs less).
   double wander_ppm = 20;
 };
 

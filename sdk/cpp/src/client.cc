@@ -208,11 +208,51 @@ struct ConnectWaiter {
 
 }  // namespace
 
-class Client::Impl {
+// ---- EventLoop ----
+
+struct EventLoop::State {
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work{asio::make_work_guard(ioc)};
+  std::thread thread;
+};
+
+EventLoop::EventLoop() : state_(std::make_unique<State>()) {
+  state_->thread = std::thread([s = state_.get()] {
+#ifdef __linux__
+    // Timers of this thread fire when due, not up to 50 us later (the
+    // default slack Linux allows itself to batch wake-ups): scheduled
+    // delivery is only as precise as its timer.
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
+    // A callback that throws must not take the thread (and every client on
+    // it) down with it.
+    for (;;) {
+      try {
+        s->ioc.run();
+        break;
+      } catch (...) {
+      }
+    }
+  });
+}
+
+EventLoop::~EventLoop() {
+  state_->work.reset();
+  state_->ioc.stop();
+  if (state_->thread.joinable()) state_->thread.join();
+}
+
+std::shared_ptr<EventLoop> EventLoop::create() { return std::shared_ptr<EventLoop>(new EventLoop()); }
+
+// ---- Client::Impl ----
+
+class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
  public:
-  explicit Impl(ClientOptions options)
-      : opts_(std::move(options)),
-        work_(asio::make_work_guard(ioc_)),
+  Impl(ClientOptions options, asio::io_context& ioc, std::thread::id io_thread)
+      : destroyed_(),
+        opts_(std::move(options)),
+        ioc_(ioc),
+        io_thread_(io_thread),
         resolver_(ioc_),
         reconnect_timer_(ioc_),
         sweep_timer_(ioc_),
@@ -227,36 +267,37 @@ class Client::Impl {
     } else {
       url_error_ = u.error();
     }
-    thread_ = std::thread([this] {
-#ifdef __linux__
-      // Timers of this thread fire when due, not up to 50 us later (the
-      // default slack Linux allows itself to batch wake-ups): scheduled
-      // delivery is only as precise as its timer.
-      prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-#endif
-      // A callback that throws must not take the I/O thread down with it.
-      for (;;) {
-        try {
-          ioc_.run();
-          break;
-        } catch (...) {
-        }
-      }
-    });
   }
 
-  ~Impl() {
-    close();
-    work_.reset();
-    ioc_.stop();
-    if (thread_.joinable()) thread_.join();
+  // The last step of ~Client, on the I/O thread, after close(): no user
+  // callback runs after this, and every pending operation ends (its handler
+  // still holds the Impl, and finds closing_ set).
+  void detach(std::promise<void>* destroyed) {
+    destroyed_.promise = destroyed;
+    closing_ = true;
+    opts_.on_state = nullptr;
+    opts_.on_connected = nullptr;
+    opts_.on_error = nullptr;
+    opts_.token_provider = nullptr;
+    subs_.clear();
+    beast::error_code ignored;
+    resolver_.cancel();
+    reconnect_timer_.cancel();
+    sweep_timer_.cancel();
+    sync_timer_.cancel();
+    hold_timer_.cancel();
+    if (conn_) {
+      beast::get_lowest_layer(conn_->ws).socket().close(ignored);
+      conn_.reset();
+    }
   }
 
-  bool onIoThread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  bool onIoThread() const { return std::this_thread::get_id() == io_thread_; }
 
+  // Runs f on the I/O thread; the Impl stays alive until it has.
   template <typename F>
   void post(F&& f) {
-    asio::post(ioc_, std::forward<F>(f));
+    asio::post(ioc_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(); });
   }
 
   // ---- public calls (any thread) ----
@@ -540,13 +581,13 @@ class Client::Impl {
     auto c = std::make_shared<Conn>(ioc_);
     c->deadline = SteadyClock::now() + std::chrono::milliseconds(opts_.connect_timeout_ms);
     conn_ = c;
-    resolver_.async_resolve(url_.host, url_.port, [this, c](beast::error_code ec,
+    resolver_.async_resolve(url_.host, url_.port, [this, self = shared_from_this(), c](beast::error_code ec,
                                                            tcp::resolver::results_type results) {
       if (c != conn_) return;
       if (ec) return lost(c, CloseInfo{kCloseAbnormal, "resolve: " + ec.message()});
       beast::get_lowest_layer(c->ws).expires_after(std::chrono::milliseconds(opts_.connect_timeout_ms));
       beast::get_lowest_layer(c->ws).async_connect(
-          results, [this, c](beast::error_code ec, const tcp::endpoint&) {
+          results, [this, self = shared_from_this(), c](beast::error_code ec, const tcp::endpoint&) {
             if (c != conn_) return;
             if (ec) return lost(c, CloseInfo{kCloseAbnormal, "connect: " + ec.message()});
             onTcpConnected(c);
@@ -567,7 +608,7 @@ class Client::Impl {
     c->ws.set_option(websocket::stream_base::decorator([name = opts_.name](websocket::request_type& req) {
       req.set(beast::http::field::user_agent, name);
     }));
-    c->ws.async_handshake(url_.host + ":" + url_.port, url_.target, [this, c](beast::error_code ec) {
+    c->ws.async_handshake(url_.host + ":" + url_.port, url_.target, [this, self = shared_from_this(), c](beast::error_code ec) {
       if (c != conn_) return;
       if (ec) return lost(c, CloseInfo{kCloseAbnormal, "handshake: " + ec.message()});
       c->open = true;
@@ -582,7 +623,7 @@ class Client::Impl {
   }
 
   void readLoop(const std::shared_ptr<Conn>& c) {
-    c->ws.async_read(c->rbuf, [this, c](beast::error_code ec, size_t) {
+    c->ws.async_read(c->rbuf, [this, self = shared_from_this(), c](beast::error_code ec, size_t) {
       // t3 of any `time` reply in this frame: as soon as it has been read.
       const int64_t t3 = clock_.wallUs();
       if (c != conn_) return;
@@ -632,7 +673,7 @@ class Client::Impl {
       const int64_t t0 = clock_.wallUs();
       for (uint64_t id : time_ids_) time_t0_[id] = t0;
     }
-    c->ws.async_write(asio::buffer(c->wbuf), [this, c](beast::error_code ec, size_t) {
+    c->ws.async_write(asio::buffer(c->wbuf), [this, self = shared_from_this(), c](beast::error_code ec, size_t) {
       c->writing = false;
       if (c != conn_) return;
       if (ec) return lost(c, CloseInfo{kCloseAbnormal, "write: " + ec.message()});
@@ -726,7 +767,9 @@ class Client::Impl {
 
   void startSync() {
     if (!opts_.clock_sync) return;
-    sync_burst_until_ = SteadyClock::now() + std::chrono::milliseconds(opts_.sync_burst_ms);
+    const auto now = SteadyClock::now();
+    sync_burst_until_ = now + std::chrono::milliseconds(opts_.sync_burst_ms);
+    if (!sync_settle_until_) sync_settle_until_ = now + std::chrono::milliseconds(opts_.sync_settle_ms);
     syncTick();
   }
 
@@ -734,9 +777,11 @@ class Client::Impl {
     if (closing_ || !connectedConn()) return;
     sendTime();
     const auto now = SteadyClock::now();
-    const int64_t next_ms = now < sync_burst_until_ ? opts_.sync_burst_interval_ms : opts_.sync_interval_ms;
+    const int64_t next_ms = now < sync_burst_until_      ? opts_.sync_burst_interval_ms
+                            : now < *sync_settle_until_ ? opts_.sync_settle_interval_ms
+                                                        : opts_.sync_interval_ms;
     sync_timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(1, next_ms)));
-    sync_timer_.async_wait([this, c = conn_](beast::error_code ec) {
+    sync_timer_.async_wait([this, self = shared_from_this(), c = conn_](beast::error_code ec) {
       if (!ec && c == conn_) syncTick();
     });
   }
@@ -830,7 +875,7 @@ class Client::Impl {
       return;
     }
     hold_timer_.expires_after(std::chrono::microseconds(std::min(wait_us, kMaxHoldWaitUs)));
-    hold_timer_.async_wait([this, gen](beast::error_code ec) {
+    hold_timer_.async_wait([this, self = shared_from_this(), gen](beast::error_code ec) {
       if (!ec && gen == hold_gen_) releaseDue();
     });
   }
@@ -1070,7 +1115,7 @@ class Client::Impl {
     }
     setState(State::kReconnectWait, ci);
     reconnect_timer_.expires_after(std::chrono::milliseconds(backoff_.nextDelayMs()));
-    reconnect_timer_.async_wait([this](beast::error_code ec) {
+    reconnect_timer_.async_wait([this, self = shared_from_this()](beast::error_code ec) {
       if (!ec && !closing_) startAttempt();
     });
   }
@@ -1110,7 +1155,7 @@ class Client::Impl {
     auto c = conn_;
     if (c && c->open && !c->closing) {
       c->closing = true;
-      c->ws.async_close(websocket::close_code::normal, [this, c, done](beast::error_code) {
+      c->ws.async_close(websocket::close_code::normal, [this, self = shared_from_this(), c, done](beast::error_code) {
         CloseInfo ci{code::kCloseNormal, "client close"};
         {
           std::lock_guard lock(mu_);
@@ -1153,16 +1198,24 @@ class Client::Impl {
       lost(conn_, CloseInfo{kCloseAbnormal, "connect timeout"});
     if (closing_) return;
     sweep_timer_.expires_after(kSweepPeriod);
-    sweep_timer_.async_wait([this](beast::error_code ec) {
+    sweep_timer_.async_wait([this, self = shared_from_this()](beast::error_code ec) {
       if (!ec) sweep();
     });
   }
 
+  // First member, so destroyed last: tells ~Client that the Impl is gone
+  // entirely (its timers and socket too), once detach() has set it.
+  struct Destroyed {
+    std::promise<void>* promise = nullptr;
+    ~Destroyed() {
+      if (promise != nullptr) promise->set_value();
+    }
+  } destroyed_;
   ClientOptions opts_;
   ParsedUrl url_;
   std::optional<Error> url_error_;
-  asio::io_context ioc_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::io_context& ioc_;          // of the EventLoop the Client runs on
+  const std::thread::id io_thread_;  // ... and its thread
   tcp::resolver resolver_;
   asio::steady_timer reconnect_timer_;
   asio::steady_timer sweep_timer_;
@@ -1183,6 +1236,7 @@ class Client::Impl {
   // written), by request id; burst phase end; scratch list for flush().
   std::unordered_map<uint64_t, int64_t> time_t0_;
   SteadyClock::time_point sync_burst_until_;
+  std::optional<SteadyClock::time_point> sync_settle_until_;  // set at the first connection
   std::vector<uint64_t> time_ids_;
   // Scheduled delivery: generation of the hold timer's current arming
   // (older wake-ups are ignored). Held publications live in their Sub, and
@@ -1209,13 +1263,26 @@ class Client::Impl {
   mutable std::mutex clock_mu_;
   sync::ClockEstimator estimator_;
   ClockStats clock_stats_;
-
-  // Last: started in the constructor once everything above exists.
-  std::thread thread_;
 };
 
-Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
-Client::~Client() = default;
+Client::Client(ClientOptions options) : loop_(options.loop ? std::move(options.loop) : EventLoop::create()) {
+  impl_ = std::make_shared<Impl>(std::move(options), loop_->state_->ioc, loop_->state_->thread.get_id());
+}
+
+Client::~Client() {
+  impl_->close();
+  // Hand the Impl to its I/O thread and wait until the last operation that
+  // held it has ended: then nothing of this Client touches the loop, which
+  // may go on serving other clients (or is stopped below if it was ours).
+  std::promise<void> destroyed;
+  auto gone = destroyed.get_future();
+  asio::post(loop_->state_->ioc, [impl = std::move(impl_), &destroyed]() mutable {
+    impl->detach(&destroyed);
+    impl.reset();
+  });
+  gone.wait();
+  loop_.reset();
+}
 std::future<Result<ConnectInfo>> Client::connect() { return impl_->connect(); }
 std::future<Result<SubscribeResult>> Client::subscribe(const std::string& room, SubscriptionHandlers handlers,
                                                        SubscribeOptions options) {

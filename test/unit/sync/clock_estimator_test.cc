@@ -314,6 +314,7 @@ TEST(ClockEstimator, KeepsItsWindowBounded) {
   for (const auto& e : simulate(sc)) est.addSample(e.t0, e.t1, e.t2, e.t3);
   EXPECT_EQ(est.size(), 512u);
   cfg.max_samples = 100000;
+  cfg.window_us = 30'000'000;
   ClockEstimator by_age(cfg);
   for (const auto& e : simulate(sc)) by_age.addSample(e.t0, e.t1, e.t2, e.t3);
   // 30 s of samples every 20 ms.
@@ -485,6 +486,7 @@ TEST(ClockEstimatorVectors, WriteVectors) {
   if (std::getenv("TUTTI_WRITE_VECTORS") == nullptr) GTEST_SKIP() << "set TUTTI_WRITE_VECTORS=1 to regenerate";
   std::filesystem::create_directories(kVectorDir);
   ClockEstimator::Config cfg;
+  cfg.window_us = 30'000'000;  // the files were made with this window; it shows trimming within 40 s
   std::vector<VectorSpec> specs;
   {
     VectorSpec v{"symmetric_jitter", "40 ms +- 10 ms each way, an exchange every 20 ms, 8 s: the drift fit starts at 4 s",

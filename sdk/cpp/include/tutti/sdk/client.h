@@ -3,8 +3,9 @@
 // server, kept alive across failures, with rooms that survive reconnects
 // without gap or duplicate.
 //
-// Threads. A Client owns one I/O thread (an Asio io_context running a Beast
-// WebSocket client). Every public method is thread-safe: it posts its work to
+// Threads. A Client runs on one I/O thread (an Asio io_context running a
+// Beast WebSocket client): its own, or an EventLoop shared with other
+// Clients (ClientOptions::loop). Every public method is thread-safe: it posts its work to
 // that thread and returns at once (request/response calls return a
 // std::future). Every callback (handlers, listeners) runs ON THE I/O THREAD:
 // keep them short, never block in them, and never wait on a future of this
@@ -66,7 +67,33 @@ struct StateChange {
   CloseInfo close;
 };
 
+// The I/O thread a Client runs on. By default every Client has its own; an
+// application that hosts many clients in one process (a bot farm, a load
+// test, a server relaying for its users) can share one thread among them
+// with ClientOptions::loop: far fewer threads, and callbacks due at the same
+// instant run back to back on one thread instead of waiting for the
+// scheduler to wake hundreds of threads. A slow callback then delays every
+// client on that loop. The loop lives as long as any Client or holder of
+// the pointer.
+class EventLoop {
+ public:
+  static std::shared_ptr<EventLoop> create();
+  // Stops and joins the thread (the last owner; never on the thread itself).
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+ private:
+  EventLoop();
+  friend class Client;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 struct ClientOptions {
+  // The I/O thread to run on; nullptr = a thread of this Client's own.
+  std::shared_ptr<EventLoop> loop;
+
   // ws://HOST:PORT/PATH (wss:// is not supported yet).
   std::string url;
   // Token for the connect command; empty = anonymous. If token_provider is
@@ -97,13 +124,20 @@ struct ClientOptions {
   // an offset or a drift (OffsetDriftClock in tutti/sdk/test_clock.h). Must
   // outlive the Client; read from any thread.
   const Clock* clock = nullptr;
-  // Clock sync over `time` (docs/protocol.md): every sync_burst_interval_ms
-  // for sync_burst_ms after each connect (finds the fastest round trips
-  // quickly), then every sync_interval_ms (follows drift at little cost).
+  // Clock sync over `time` (docs/protocol.md), in three phases:
+  //  - burst: every sync_burst_interval_ms for sync_burst_ms after each
+  //    connect (finds the fastest round trips of the new path quickly);
+  //  - settling: every sync_settle_interval_ms until sync_settle_ms after the
+  //    Client's first connection (enough tight samples over a long enough
+  //    span to measure the clock's drift, even on a jittery link);
+  //  - steady: every sync_interval_ms (keeps the estimator's window full;
+  //    ~2 exchanges/s of ~100 bytes each way).
   bool clock_sync = true;
   int64_t sync_burst_interval_ms = 20;
   int64_t sync_burst_ms = 3000;
-  int64_t sync_interval_ms = 2000;
+  int64_t sync_settle_interval_ms = 50;
+  int64_t sync_settle_ms = 30000;
+  int64_t sync_interval_ms = 500;
   sync::ClockEstimatorConfig clock_estimator;
   // Scheduled delivery: timers wake this long before `at`, and the I/O
   // thread yields in a loop for the rest, so a callback runs within tens of
@@ -161,8 +195,10 @@ struct Counters {
 class Client {
  public:
   explicit Client(ClientOptions options);
-  // Closes (as close()) and joins the I/O thread. Must not run on the I/O
-  // thread (i.e. do not destroy a Client from its own callback).
+  // Closes (as close()); once it returns no callback of this Client runs.
+  // Joins the I/O thread if it was the Client's own. Must not run on the I/O
+  // thread (do not destroy a Client from a callback of a Client on the same
+  // loop).
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -237,7 +273,8 @@ class Client {
 
  private:
   class Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<EventLoop> loop_;
+  std::shared_ptr<Impl> impl_;  // shared with its pending I/O operations
 };
 
 }  // namespace tutti::sdk
