@@ -248,9 +248,11 @@ TEST(ScheduledDelivery, TwentyClientsOverSpreadDelaysShowItWithinTwoMilliseconds
 
   // Scheduled: `at` one second ahead, every round. Per round: the spread
   // (last callback - first), and each callback's distance from `at`.
-  // Rounds the host disturbed (a CPU gone for 1.5 ms or more: a shorter stall
-  // cannot by itself push a round past the 2 ms budget) are not counted.
-  StallProbe probe(1500);
+  // Rounds the host disturbed badly (a CPU gone for 10 ms or more, which
+  // alone could approach the bound asserted below) are not counted. Shorter
+  // stalls are frequent on a busy host (2-7 ms in most rounds of one CI run)
+  // and stay in: this test checks behaviour; the 2 ms figure is the bench's.
+  StallProbe probe(10'000);
   std::vector<int64_t> spreads, disturbed_spreads, devs;
   for (int round = 1; round <= kMaxRounds && spreads.size() < kRounds; ++round) {
     const int64_t at = publisher.serverNow().time_us + 1'000'000;
