@@ -12,6 +12,7 @@
 
 #include "tutti/auth/jwt.h"
 #include "tutti/core/log.h"
+#include "tutti/loadgen/command.h"
 #include "tutti/netem/command.h"
 #include "tutti/server/config.h"
 #include "tutti/server/server.h"
@@ -29,6 +30,7 @@ int usage() {
                "                          mint a connection token (docs/protocol.md, Tokens)\n"
                "  keygen --alg RS256|ES256 --out PREFIX   write PREFIX.key (private) and PREFIX.pub\n"
                "  netem --listen HOST:PORT --target HOST:PORT [options]   link emulator (tools/netem/README.md)\n"
+               "  bench --url ws://HOST:PORT [options]   load generator (tools/loadgen/README.md)\n"
                "  audit verify FILE       check a fair-window audit log's hash chain\n");
   return 2;
 }
@@ -184,6 +186,7 @@ int main(int argc, char** argv) {
   if (cmd == "token") return token(args);
   if (cmd == "keygen") return keygen(args);
   if (cmd == "netem") return tutti::netem::runNetemCommand(args);
+  if (cmd == "bench") return tutti::loadgen::runBenchCommand(args);
   if (cmd == "audit") return audit(args);
   return usage();
 }
