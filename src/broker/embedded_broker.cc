@@ -78,7 +78,7 @@ void EmbeddedBroker::drain(size_t home, const std::string& room) {
   std::vector<sync::PublishInput> inputs;
   inputs.reserve(pending.size());
   for (auto& p : pending) inputs.push_back(std::move(p.input));
-  const auto acks = order(home, st, room, std::move(inputs));
+  const auto acks = order(st, room, std::move(inputs));
 
   // One post per publishing worker with all its acks.
   std::vector<std::vector<std::pair<std::function<void(Result<PublishResult>)>, PublishResult>>> by_worker(
@@ -96,7 +96,7 @@ void EmbeddedBroker::drain(size_t home, const std::string& room) {
   }
 }
 
-std::vector<sync::PublishAck> EmbeddedBroker::order(size_t home, RoomState& st, const std::string& room,
+std::vector<sync::PublishAck> EmbeddedBroker::order(RoomState& st, const std::string& room,
                                                     std::vector<sync::PublishInput> inputs) {
   std::vector<sync::PublishAck> acks;
   auto ordered = std::make_shared<std::vector<sync::Publication>>();
@@ -110,7 +110,6 @@ std::vector<sync::PublishAck> EmbeddedBroker::order(size_t home, RoomState& st, 
       executors_[w]->post([sink = sinks_[w], room, shared] { sink->deliver(room, shared); });
     }
   }
-  (void)home;
   return acks;
 }
 
@@ -245,7 +244,7 @@ void EmbeddedBroker::openWindow(WindowRequest req, std::function<void(Result<syn
       in[0].data_json = "{\"type\":\"window_open\",\"window\":" + jstr(w.id) + ",\"opens_at\":" +
                         std::to_string(w.opens_at_us) + ",\"closes_at\":" + std::to_string(w.closes_at_us) +
                         ",\"settles_at\":" + std::to_string(w.settles_at_us) + "}";
-      order(home, st, req.room, std::move(in));
+      order(st, req.room, std::move(in));
       executors_[home]->postAfter(std::max<int64_t>(0, w.settles_at_us - now),
                                   [this, home, room = req.room, id = w.id] { settle(home, room, id); });
     }
@@ -278,7 +277,7 @@ void EmbeddedBroker::settle(size_t home, const std::string& room, const std::str
                     std::to_string(w->spec().opens_at_us) + ",\"closes_at\":" + std::to_string(w->spec().closes_at_us) +
                     ",\"accepted\":" + std::to_string(w->accepted()) + ",\"refused\":" + refused +
                     ",\"audit_hash\":" + jstr(hash) + "}";
-  order(home, st, room, std::move(in));
+  order(st, room, std::move(in));
   // Keep the settled window a while to answer stragglers and replays, then forget it.
   executors_[home]->postAfter(60'000'000, [this, home, room, id] {
     auto r = shards_[home]->rooms.find(room);

@@ -104,7 +104,8 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
         m_(metrics),
         connect_timer_(ws_.get_executor()),
         close_timer_(ws_.get_executor()),
-        probe_timer_(ws_.get_executor()) {}
+        probe_timer_(ws_.get_executor()),
+        flusher_(asio::use_service<FlushService>(asio::query(ws_.get_executor(), asio::execution::context))) {}
 
   void run(http::request<http::string_body> req) {
     websocket::stream_base::timeout t{};
@@ -279,8 +280,7 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
   void schedulePump() {
     if (pump_scheduled_ || finished_) return;
     pump_scheduled_ = true;
-    auto ex = ws_.get_executor();
-    asio::use_service<FlushService>(asio::query(ex, asio::execution::context)).schedule(shared_from_this(), ex);
+    flusher_.schedule(shared_from_this(), ws_.get_executor());
   }
 
   // Starts the next write if none is in flight: a due RTT probe first (it is
@@ -407,6 +407,7 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
   asio::steady_timer connect_timer_;
   asio::steady_timer close_timer_;
   asio::steady_timer probe_timer_;
+  FlushService& flusher_;  // of this session's worker (looked up once: use_service locks a registry)
   std::array<char, 9> probe_payload_{};
   bool probe_due_ = false;
   std::array<int64_t, 16> rtt_window_{};

@@ -29,6 +29,17 @@ inline std::string serverBinary() {
 
 // Starts a server with this config; nullptr (and a test failure naming the
 // cause) if it does not come up.
+// Two workers and publish limits no test reaches: for tests that publish
+// faster than a client normally may.
+constexpr char kFastPublishConfig[] = R"(
+[server]
+workers = 2
+
+[limits]
+publish_rate_per_s = 100000
+publish_burst = 100000
+)";
+
 inline std::unique_ptr<ServerProcess> startServer(std::string toml) {
   auto s = std::make_unique<ServerProcess>(serverBinary(), std::move(toml));
   auto r = s->start();

@@ -15,19 +15,10 @@
 namespace tutti::test {
 namespace {
 
-constexpr char kConfig[] = R"(
-[server]
-workers = 2
-
-[limits]
-publish_rate_per_s = 100000
-publish_burst = 100000
-)";
-
 TEST(EventLoop, ClientsSharingOneThreadEachSeeTheWholeSequence) {
   constexpr int kClients = 20;
   constexpr int kMessages = 300;
-  auto server = startServer(kConfig);
+  auto server = startServer(kFastPublishConfig);
   ASSERT_TRUE(server);
   auto loop = sdk::EventLoop::create();
   std::vector<std::unique_ptr<Collector>> collectors;  // outlive the clients
@@ -57,7 +48,7 @@ TEST(EventLoop, ClientsSharingOneThreadEachSeeTheWholeSequence) {
 }
 
 TEST(EventLoop, DestroyingOneClientLeavesTheOthersRunning) {
-  auto server = startServer(kConfig);
+  auto server = startServer(kFastPublishConfig);
   ASSERT_TRUE(server);
   auto loop = sdk::EventLoop::create();
   Collector gone_seen, kept_seen;

@@ -18,13 +18,7 @@ loadgen::EngineOptions optionsFor(const ServerProcess& server) {
 }
 
 TEST(Loadgen, CountsEveryDeliveryOfTwoRooms) {
-  auto server = startServer(R"(
-[server]
-workers = 2
-[limits]
-publish_rate_per_s = 100000
-publish_burst = 100000
-)");
+  auto server = startServer(kFastPublishConfig);
   ASSERT_TRUE(server);
   loadgen::Engine engine(optionsFor(*server));
   ASSERT_TRUE(engine.addRoom(0, 20, true, 10000).ok());

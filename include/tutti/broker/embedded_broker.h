@@ -42,7 +42,7 @@ class EmbeddedBroker final : public Broker {
   struct RoomState;
   void drain(size_t home, const std::string& room);
   // Orders inputs in the room and fans the result out; returns the acks.
-  std::vector<sync::PublishAck> order(size_t home, RoomState& st, const std::string& room,
+  std::vector<sync::PublishAck> order(RoomState& st, const std::string& room,
                                       std::vector<sync::PublishInput> inputs);
   void settle(size_t home, const std::string& room, const std::string& window);
   std::string audit(const std::string& fields);

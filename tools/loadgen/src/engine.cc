@@ -87,7 +87,6 @@ struct Conn : std::enable_shared_from_this<Conn> {
   // Subscriber, per step: deliveries, and the next sequence expected.
   uint64_t received = 0;
   uint64_t next_seq = 0;
-  bool counted_closed = false;
   // Publisher.
   uint64_t seq = 0;
   uint64_t published = 0;
@@ -261,10 +260,7 @@ void Conn::close() {
   state = State::kClosed;
   boost::system::error_code ec;
   sock.close(ec);
-  if (was_ready && subscribe && !counted_closed) {
-    counted_closed = true;
-    ++thread.disconnected;
-  }
+  if (was_ready && subscribe) ++thread.disconnected;
   if (on_ready) ready(false, "closed");
 }
 
