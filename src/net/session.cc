@@ -1,15 +1,16 @@
-// The Beast side of the network layer: acceptor, HTTP/1.1 sessions and
-// WebSocket sessions. The only translation unit that includes Beast.
+// The Asio side of the network layer: acceptor, HTTP/1.1 sessions (Beast)
+// and WebSocket sessions (our framing, ws_frame.h). The only translation
+// unit that includes Beast.
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <array>
 #include <cstring>
-#include <deque>
+#include <vector>
 #include <future>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "tutti/core/clock.h"
 #include "tutti/core/log.h"
 #include "tutti/net/listener.h"
+#include "tutti/net/ws_frame.h"
 
 namespace tutti::net {
 namespace {
@@ -93,40 +95,46 @@ class FlushService : public asio::execution_context::service {
   std::unique_ptr<asio::steady_timer> timer_;
 };
 
+// The WebSocket protocol itself (RFC 6455) is Tutti's own (ws_frame.h), not
+// Beast's: an idle connection then holds no read buffer, no pending read
+// operation and no stream state, only a readiness wait on its socket. Reads
+// go into one buffer per worker thread; a session keeps bytes only while a
+// frame is incomplete.
 class WsSession final : public std::enable_shared_from_this<WsSession>, public WsConnection {
  public:
   WsSession(tcp::socket socket, std::shared_ptr<WsHandler> handler, const TransportLimits& limits,
             const TransportMetrics& metrics)
       : ip_(remoteIpOf(socket)),
-        ws_(std::move(socket)),
+        socket_(std::move(socket)),
         handler_(std::move(handler)),
         limits_(limits),
         m_(metrics),
-        connect_timer_(ws_.get_executor()),
-        close_timer_(ws_.get_executor()),
-        probe_timer_(ws_.get_executor()),
-        flusher_(asio::use_service<FlushService>(asio::query(ws_.get_executor(), asio::execution::context))) {}
+        connect_timer_(socket_.get_executor()),
+        close_timer_(socket_.get_executor()),
+        probe_timer_(socket_.get_executor()),
+        flusher_(asio::use_service<FlushService>(asio::query(socket_.get_executor(), asio::execution::context))),
+        parser_(static_cast<size_t>(limits.max_frame_bytes), WsParser::Role::kServer) {}
 
-  void run(http::request<http::string_body> req) {
-    websocket::stream_base::timeout t{};
-    t.handshake_timeout = std::chrono::seconds(5);
-    t.idle_timeout = std::chrono::milliseconds(limits_.idle_timeout_ms);
-    t.keep_alive_pings = true;
-    ws_.set_option(t);
-    ws_.read_message_max(static_cast<size_t>(limits_.max_frame_bytes));
-    ws_.auto_fragment(false);
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(http::field::server, "tutti/" TUTTI_VERSION); }));
-    // Pongs answering our RTT probes carry 'T' + the 8-byte monotonic send time.
-    ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
-      if (kind != websocket::frame_type::pong || payload.size() != 9 || payload[0] != 'T') return;
-      int64_t sent = 0;
-      std::memcpy(&sent, payload.data() + 1, 8);
-      const int64_t rtt = SystemClock::instance().monoUs() - sent;
-      if (rtt < 0 || rtt > 60'000'000) return;
-      recordRtt(rtt);
+  // Answers the (validated) upgrade request with 101 and starts the session.
+  // `early` holds bytes the client sent after its request.
+  void run(std::string_view key, std::string early) {
+    error_code ec;
+    socket_.non_blocking(true, ec);  // reads are tried directly after a readiness wait
+    ctrl_ = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+    ctrl_ += websocketAccept(key);
+    ctrl_ += "\r\nServer: tutti/" TUTTI_VERSION "\r\n\r\n";
+    writing_ = true;
+    close_timer_.expires_after(kHandshakeTimeout);
+    close_timer_.async_wait([self = shared_from_this()](error_code e) {
+      if (!e && !self->opened_) self->abort();
     });
-    ws_.async_accept(req, [self = shared_from_this()](error_code ec) { self->onAccept(ec); });
+    asio::async_write(socket_, asio::buffer(ctrl_), [self = shared_from_this(), early = std::move(early)](error_code e, size_t n) mutable {
+      self->writing_ = false;
+      self->close_timer_.cancel();
+      self->m_.bytes_out->inc(n);
+      if (e) return self->abort();
+      self->onOpen(std::move(early));
+    });
   }
 
   // --- WsConnection
@@ -136,11 +144,14 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
       return SendResult::kClosed;
     }
     const size_t size = frame->size() + 1;
-    // Slow means the kernel has not taken our last write yet: frames that
-    // merely wait for the worker's next flush pass do not count against the
-    // reader (a burst to a reader that keeps up), up to 4x the limit.
+    // Slow means the frames waiting behind a write the kernel has not taken
+    // yet pass the limit. The write in flight does not count (its completion
+    // may merely not have run yet), nor do frames that only wait for the
+    // worker's next flush pass (a burst to a reader that keeps up), up to 4x
+    // the limit.
     const auto limit = static_cast<size_t>(limits_.outgoing_buffer_bytes);
-    if (queued_bytes_ + size > limit && (writing_ || queued_bytes_ + size > 4 * limit)) {
+    const size_t waiting = queued_bytes_ - inflight_bytes_ + size;
+    if (waiting > limit && (writing_ || waiting > 4 * limit)) {
       m_.slow_consumers->inc();
       log::info("slow consumer cut", {{"ip", ip_}, {"queued_bytes", std::to_string(queued_bytes_)}});
       beginClose(4005, "slow consumer", /*drop_queue=*/true);
@@ -176,14 +187,31 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
     return s;
   }
 
+  // From the flush pass.
+  void flushed() {
+    pump_scheduled_ = false;
+    pump();
+  }
+
  private:
   struct Item {
     Frame frame;
     int64_t pub_ts_us;
   };
+  static constexpr auto kHandshakeTimeout = std::chrono::seconds(5);
+  static constexpr size_t kHeaderRoom = 10;  // an unmasked frame header at most
+  static constexpr size_t kReadBytes = 64 * 1024;
 
-  void onAccept(error_code ec) {
-    if (ec) return finish(kNoCloseFrame);
+  // One read buffer per worker thread, shared by its sessions: a session
+  // uses it only inside onReadable, and handlers never read synchronously.
+  static char* scratch() {
+    thread_local std::unique_ptr<char[]> buf(new char[kReadBytes]);
+    return buf.get();
+  }
+
+  void onOpen(std::string early) {
+    opened_ = true;
+    last_rx_us_ = SystemClock::instance().monoUs();
     handler_->onOpen(*this);
     armProbe(std::chrono::milliseconds(200));
     if (!closing_ && !authenticated_) {
@@ -194,62 +222,144 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
         self->beginClose(4008, "connect timeout", false);
       });
     }
-    doRead();
+    if (!early.empty() && !input(early.data(), early.size())) return;
+    if (!finished_) waitRead();
   }
 
-  void doRead() {
-    ws_.async_read(rbuf_, [self = shared_from_this()](error_code ec, size_t n) { self->onRead(ec, n); });
+  void waitRead() {
+    reading_ = true;
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+      self->reading_ = false;
+      self->onReadable(ec);
+    });
   }
 
-  void onRead(error_code ec, size_t n) {
-    if (ec) {
-      if (ec == websocket::error::message_too_big) {
-        // Beast has already sent close 1009 (message too big).
-        m_.frames_too_large->inc();
-        close_code_ = 1009;
-      } else if (ec == websocket::error::closed) {
-        if (!close_code_) close_code_ = ws_.reason().code;
-      }
-      return finish(close_code_ ? close_code_ : kNoCloseFrame);
+  void onReadable(error_code ec) {
+    if (finished_) return;  // linger() owns the socket now
+    if (ec) return finish(close_code_ ? close_code_ : kNoCloseFrame);
+    char* buf = scratch();
+    // A few reads per wakeup at most, so one busy sender cannot hold the worker.
+    for (int i = 0; i < 4; ++i) {
+      error_code rec;
+      const size_t n = socket_.read_some(asio::buffer(buf, kReadBytes), rec);
+      if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+      if (rec) return finish(close_code_ ? close_code_ : kNoCloseFrame);  // EOF or reset
+      last_rx_us_ = SystemClock::instance().monoUs();
+      m_.bytes_in->inc(n);
+      if (!input(buf, n) || finished_) return;
+      if (n < kReadBytes) break;
     }
-    m_.frames_in->inc();
-    m_.bytes_in->inc(n);
-    if (!closing_) {
-      const auto data = rbuf_.cdata();
-      if (ws_.got_text())
-        handler_->onText(std::string_view(static_cast<const char*>(data.data()), data.size()));
-      else
-        handler_->onBinary(data.size());
-    }
-    rbuf_.consume(rbuf_.size());
-    if (finished_) return;
-    doRead();  // keeps reading while closing, to receive the peer's close frame
+    if (!read_stopped_) waitRead();
   }
 
-  // Coalesces queued frames into one contiguous WebSocket message. A gather
-  // list of thousands of small buffers made Beast re-walk the sequence on
-  // every partial write (75% of CPU in a profile); one memcpy per frame into
-  // a reused buffer is far cheaper and frees the frames at once.
+  // Parses received bytes. False when the peer broke the protocol (the
+  // session is then failing and reads no more).
+  bool input(char* data, size_t n) {
+    const bool ok = parser_.feed(data, n, [this](WsOpcode op, std::string_view payload) { onMessage(op, payload); });
+    if (ok) return true;
+    fail(parser_.closeCode(), parser_.error());
+    return false;
+  }
+
+  void onMessage(WsOpcode op, std::string_view payload) {
+    if (peer_closed_ || read_stopped_) return;  // nothing counts after a close frame
+    switch (op) {
+      case WsOpcode::kText:
+        m_.frames_in->inc();
+        if (!validUtf8(payload)) return fail(1007, "text message is not UTF-8");
+        if (!closing_) handler_->onText(payload);
+        return;
+      case WsOpcode::kBinary:
+        m_.frames_in->inc();
+        if (!closing_) handler_->onBinary(payload.size());
+        return;
+      case WsOpcode::kPing:
+        // Only the latest ping needs its pong (RFC 6455, 5.5.3).
+        pong_payload_.assign(payload);
+        pong_due_ = true;
+        return pump();
+      case WsOpcode::kPong:
+        if (payload.size() == 9 && payload[0] == 'T') {
+          int64_t sent = 0;
+          std::memcpy(&sent, payload.data() + 1, 8);
+          const int64_t rtt = SystemClock::instance().monoUs() - sent;
+          if (rtt >= 0 && rtt <= 60'000'000) recordRtt(rtt);
+        }
+        return;
+      case WsOpcode::kClose:
+        return onPeerClose(payload);
+      case WsOpcode::kContinuation:
+        return;  // the parser joins fragments; never seen here
+    }
+  }
+
+  void onPeerClose(std::string_view payload) {
+    peer_closed_ = true;
+    int code = 1005;  // no status in the frame
+    if (payload.size() == 1) return fail(1002, "close frame with a one-byte payload");
+    if (payload.size() >= 2) code = (static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1]);
+    if (close_sent_) return finish(close_code_ ? close_code_ : code);  // the handshake we began is complete
+    if (!close_code_) close_code_ = code;
+    // Answer with the peer's code; what is still queued is not wanted.
+    beginClose(code == 1005 ? 1000 : code, {}, /*drop_queue=*/true);
+  }
+
+  // The peer broke the protocol: count it, stop reading, send the close
+  // frame for `code` and end once it is out (RFC 6455, 7.1.7).
+  void fail(int code, const std::string& why) {
+    if (read_stopped_) return;
+    read_stopped_ = true;
+    if (code == 1009)
+      m_.frames_too_large->inc();
+    else
+      m_.protocol_errors->inc();
+    log::info("websocket protocol error", {{"ip", ip_}, {"code", std::to_string(code)}, {"error", why}});
+    if (closing_) {
+      // Already closing: nothing more will be read, so end once our close frame is out.
+      if (close_sent_) finish(close_code_);
+      return;
+    }
+    close_code_ = code;
+    beginClose(code, why, /*drop_queue=*/true);
+  }
+
+  // Builds one WebSocket message from the queued frames (newline-separated)
+  // in a reused buffer: one memcpy per frame, one contiguous write (a gather
+  // list of thousands of small buffers costs far more on partial writes).
+  // The frame header goes in front, in room left for it.
   void doWrite() {
-    wbuf_.clear();
+    wbuf_.assign(kHeaderRoom, '\0');
     inflight_count_ = 0;
     int64_t oldest_pub = 0;
-    while (!queue_.empty() && (inflight_count_ == 0 || wbuf_.size() + queue_.front().frame->size() + 1 <=
-                                                             static_cast<size_t>(limits_.max_batch_bytes))) {
-      Item it = std::move(queue_.front());
-      queue_.pop_front();
+    const auto max_batch = static_cast<size_t>(limits_.max_batch_bytes);
+    while (head_ < queue_.size() &&
+           (inflight_count_ == 0 || wbuf_.size() - kHeaderRoom + queue_[head_].frame->size() + 1 <= max_batch)) {
+      Item it = std::move(queue_[head_++]);
       if (inflight_count_ > 0) wbuf_ += '\n';
       wbuf_.append(*it.frame);
       if (it.pub_ts_us && (!oldest_pub || it.pub_ts_us < oldest_pub)) oldest_pub = it.pub_ts_us;
       ++inflight_count_;
     }
+    compactQueue();
+    const size_t payload = wbuf_.size() - kHeaderRoom;
     // send() counted size + 1 per frame: that is the message plus one.
-    inflight_bytes_ = wbuf_.size() + 1;
+    inflight_bytes_ = payload + 1;
     if (oldest_pub)
       m_.publish_to_write->observe(static_cast<double>(SystemClock::instance().wallUs() - oldest_pub) / 1e6);
+    char h[kHeaderRoom];
+    const size_t hl = encodeFrameHeader(h, WsOpcode::kText, payload);
+    std::memcpy(wbuf_.data() + kHeaderRoom - hl, h, hl);
     writing_ = true;
-    ws_.text(true);
-    ws_.async_write(asio::buffer(wbuf_), [self = shared_from_this()](error_code ec, size_t n) { self->onWrite(ec, n); });
+    asio::async_write(socket_, asio::buffer(wbuf_.data() + kHeaderRoom - hl, payload + hl),
+                      [self = shared_from_this()](error_code ec, size_t n) { self->onWrite(ec, n); });
+  }
+
+  // Drops the frames already taken; an idle connection keeps no queue storage.
+  void compactQueue() {
+    if (head_ < queue_.size()) return;
+    queue_.clear();
+    head_ = 0;
+    if (queue_.capacity() > 64) std::vector<Item>().swap(queue_);
   }
 
   void onWrite(error_code ec, size_t n) {
@@ -262,53 +372,62 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
     inflight_bytes_ = 0;
     // Idle connections should not keep a large write buffer.
     if (wbuf_.capacity() > 64 * 1024) std::string().swap(wbuf_);
-    if (ec) return cut();
+    if (ec) return abort();
     // The next write waits for the worker's flush pass, so that what arrives
     // meanwhile joins it.
-    if (!queue_.empty()) return schedulePump();
+    if (head_ < queue_.size()) return schedulePump();
     pump();
   }
 
- public:
-  // From the flush pass.
-  void flushed() {
-    pump_scheduled_ = false;
-    pump();
-  }
-
- private:
   void schedulePump() {
     if (pump_scheduled_ || finished_) return;
     pump_scheduled_ = true;
-    flusher_.schedule(shared_from_this(), ws_.get_executor());
+    flusher_.schedule(shared_from_this(), socket_.get_executor());
   }
 
-  // Starts the next write if none is in flight: a due RTT probe first (it is
-  // tiny and its timing matters), then queued frames, then a pending close.
+  // Starts the next write if none is in flight: a pong owed to the peer, a
+  // due RTT probe (both tiny, and their timing matters), then queued frames,
+  // then a pending close.
   void pump() {
-    if (writing_ || finished_) return;
+    if (writing_ || finished_ || close_sent_) return;
+    if (pong_due_ && !close_pending_) {
+      pong_due_ = false;
+      ctrl_.clear();
+      appendFrame(ctrl_, WsOpcode::kPong, pong_payload_);
+      std::string().swap(pong_payload_);
+      return writeControl();
+    }
     if (probe_due_ && !close_pending_) {
       probe_due_ = false;
-      writing_ = true;
-      probe_payload_[0] = 'T';
+      char probe[9] = {'T'};
       const int64_t now = SystemClock::instance().monoUs();
-      std::memcpy(probe_payload_.data() + 1, &now, 8);
-      ws_.async_ping(websocket::ping_data(beast::string_view(probe_payload_.data(), probe_payload_.size())),
-                     [self = shared_from_this()](error_code ec) {
-                       self->writing_ = false;
-                       if (ec) return self->cut();
-                       self->pump();
-                     });
-      return;
+      std::memcpy(probe + 1, &now, 8);
+      ctrl_.clear();
+      appendFrame(ctrl_, WsOpcode::kPing, std::string_view(probe, sizeof probe));
+      return writeControl();
     }
-    if (!queue_.empty()) return doWrite();
+    if (head_ < queue_.size()) return doWrite();
     if (close_pending_) sendClose();
+  }
+
+  void writeControl() {
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(ctrl_), [self = shared_from_this()](error_code ec, size_t n) {
+      self->writing_ = false;
+      self->m_.bytes_out->inc(n);
+      if (ec) return self->abort();
+      self->pump();
+    });
   }
 
   void armProbe(std::chrono::milliseconds after) {
     probe_timer_.expires_after(after);
     probe_timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->closing_ || self->finished_) return;
+      // Nothing at all from the peer (not even the pong of our last probes)
+      // for the idle timeout: the connection is dead.
+      if (SystemClock::instance().monoUs() - self->last_rx_us_ > self->limits_.idle_timeout_ms * 1000)
+        return self->abort();
       self->probe_due_ = true;
       self->pump();
       self->armProbe(std::chrono::milliseconds(self->limits_.rtt_probe_interval_ms));
@@ -324,38 +443,53 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
   void beginClose(int code, std::string reason, bool drop_queue) {
     if (closing_ || finished_) return;
     closing_ = true;
-    close_code_ = code;
+    if (!close_code_) close_code_ = code;
     connect_timer_.cancel();
     if (drop_queue) {
-      for (auto& it : queue_) queued_bytes_ -= it.frame->size() + 1;
-      m_.dropped_frames->inc(queue_.size());
-      queue_.clear();
+      for (size_t i = head_; i < queue_.size(); ++i) queued_bytes_ -= queue_[i].frame->size() + 1;
+      m_.dropped_frames->inc(queue_.size() - head_);
+      head_ = queue_.size();
+      compactQueue();
     }
-    if (reason.size() > 120) reason.resize(120);
-    close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+    close_frame_code_ = code;
+    close_reason_ = std::move(reason);
     close_pending_ = true;
     // A peer that does not read will never let the pending write finish:
     // cut the socket after a grace period so memory and the slot are freed.
     close_timer_.expires_after(kCloseGrace);
     close_timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec && !self->finished_) self->cut();
+      if (!ec && !self->finished_) self->abort();
     });
     pump();
   }
 
   void sendClose() {
     close_pending_ = false;
+    ctrl_.clear();
+    appendFrame(ctrl_, WsOpcode::kClose, closePayload(close_frame_code_, close_reason_));
+    std::string().swap(close_reason_);
     writing_ = true;  // the close frame is a write: no other write may start
-    ws_.async_close(close_reason_, [self = shared_from_this()](error_code) {
-      // The read loop ends with websocket::error::closed (or an error) and calls finish().
-      self->cut();
+    asio::async_write(socket_, asio::buffer(ctrl_), [self = shared_from_this()](error_code ec, size_t n) {
+      self->writing_ = false;
+      self->close_sent_ = true;
+      self->m_.bytes_out->inc(n);
+      if (ec) return self->abort();
+      // Done if the peer's close came first, or if we read no more (a
+      // protocol failure); otherwise its close frame ends the session.
+      if (self->peer_closed_ || self->read_stopped_) self->finish(self->close_code_);
     });
   }
 
   void cut() {
     error_code ec;
-    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
-    beast::get_lowest_layer(ws_).close();
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  // Cuts the socket and ends the session at once.
+  void abort() {
+    cut();
+    finish(close_code_ ? close_code_ : kNoCloseFrame);
   }
 
   void finish(int code) {
@@ -365,11 +499,12 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
     connect_timer_.cancel();
     close_timer_.cancel();
     probe_timer_.cancel();
-    queue_.clear();
+    head_ = 0;
+    std::vector<Item>().swap(queue_);
     queued_bytes_ = 0;
     auto h = std::move(handler_);
     if (h) h->onClosed(code);
-    linger();
+    if (socket_.is_open()) linger();
   }
 
   // Half-closes and reads what the peer still sends (e.g. the rest of an
@@ -378,7 +513,7 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
   // (1009) that was just sent.
   void linger() {
     error_code ec;
-    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_send, ec);
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
     close_timer_.expires_after(std::chrono::seconds(1));
     close_timer_.async_wait([self = shared_from_this()](error_code e) {
       if (!e) self->cut();
@@ -387,20 +522,20 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
   }
 
   void drain() {
-    if (!drain_buf_) drain_buf_ = std::make_unique<std::array<char, 4096>>();
-    beast::get_lowest_layer(ws_).socket().async_read_some(
-        asio::buffer(*drain_buf_), [self = shared_from_this()](error_code ec, size_t) {
-          if (ec) {
-            self->close_timer_.cancel();
-            return self->cut();
-          }
-          self->drain();
-        });
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+      if (!ec) {
+        error_code rec;
+        self->socket_.read_some(asio::buffer(scratch(), kReadBytes), rec);
+        if (!rec || rec == asio::error::would_block) return self->drain();
+      }
+      // EOF, an error, or the socket was cut: done.
+      self->close_timer_.cancel();
+      self->cut();
+    });
   }
 
   std::string ip_;
-  websocket::stream<beast::tcp_stream> ws_;
-  beast::flat_buffer rbuf_;
+  tcp::socket socket_;
   std::shared_ptr<WsHandler> handler_;
   TransportLimits limits_;
   TransportMetrics m_;
@@ -408,26 +543,34 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
   asio::steady_timer close_timer_;
   asio::steady_timer probe_timer_;
   FlushService& flusher_;  // of this session's worker (looked up once: use_service locks a registry)
-  std::array<char, 9> probe_payload_{};
-  bool probe_due_ = false;
+  WsParser parser_;
   std::array<int64_t, 16> rtt_window_{};
   uint64_t rtt_count_ = 0;
-  std::deque<Item> queue_;
-  std::string wbuf_;  // the message being written
-  // Only for the lingering close: allocated then, so that the ~16,000 idle
-  // connections a server holds do not carry 4 KiB each.
-  std::unique_ptr<std::array<char, 4096>> drain_buf_;
+  int64_t last_rx_us_ = 0;
+  std::vector<Item> queue_;  // frames waiting; those before head_ are taken
+  size_t head_ = 0;
+  std::string wbuf_;          // the message being written, its header in front
+  std::string ctrl_;          // the 101 answer, or a control frame being written
+  std::string pong_payload_;  // of the latest ping, while its pong is owed
+  std::string close_reason_;
   size_t inflight_count_ = 0;
   size_t queued_bytes_ = 0;
   size_t inflight_bytes_ = 0;
+  int close_code_ = 0;        // what the handler is told at the end
+  int close_frame_code_ = 0;  // what our close frame carries
+  bool opened_ = false;
+  bool reading_ = false;
   bool writing_ = false;
   bool pump_scheduled_ = false;  // in the worker's flush list
+  bool probe_due_ = false;
+  bool pong_due_ = false;
   bool closing_ = false;
   bool close_pending_ = false;
+  bool close_sent_ = false;
+  bool peer_closed_ = false;
+  bool read_stopped_ = false;  // after a protocol failure
   bool finished_ = false;
   bool authenticated_ = false;
-  int close_code_ = 0;
-  websocket::close_reason close_reason_;
 };
 
 // ---------------------------------------------------------------------------
@@ -458,6 +601,25 @@ void FlushService::run() {
   last_took_ = last_end_ - start;
 }
 
+// What is wrong with an upgrade request, as the answer to send (RFC 6455,
+// 4.2.1), or nothing.
+std::optional<HttpResponse> handshakeError(const http::request<http::string_body>& req) {
+  auto refuse = [](int status, const char* why) {
+    return HttpResponse{status, "application/json",
+                        std::string(R"({"error":{"code":1000,"message":")") + why + "\"}}", {}};
+  };
+  if (req.method() != http::verb::get || req.version() < 11) return refuse(400, "a WebSocket upgrade is a GET over HTTP/1.1");
+  if (req[http::field::sec_websocket_version] != "13") {
+    auto r = refuse(426, "only WebSocket version 13 is spoken here");
+    r.headers.emplace_back("Sec-WebSocket-Version", "13");
+    return r;
+  }
+  const auto key = req[http::field::sec_websocket_key];
+  // 16 random bytes in base64: 22 characters and "==".
+  if (key.size() != 24 || key.substr(22) != "==") return refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64");
+  return std::nullopt;
+}
+
 class HttpSession final : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, HttpHandler& handler, size_t worker, const TransportLimits& limits,
@@ -484,6 +646,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
     if (ec) return shutdown();
     auto req = parser_->release();
     if (websocket::is_upgrade(req)) {
+      if (auto refused = handshakeError(req)) return write(std::move(*refused), false, req.version());
       HttpRequest hr = toHttpRequest(req, ip_);
       auto handler = handler_.upgrade(hr, worker_);
       if (!handler) {
@@ -491,7 +654,10 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
         return write(std::move(r), false, req.version());
       }
       stream_.expires_never();
-      std::make_shared<WsSession>(stream_.release_socket(), std::move(handler), limits_, m_)->run(std::move(req));
+      const auto early = buf_.cdata();
+      auto ws = std::make_shared<WsSession>(stream_.release_socket(), std::move(handler), limits_, m_);
+      ws->run(std::string(req[http::field::sec_websocket_key]),
+              std::string(static_cast<const char*>(early.data()), early.size()));
       return;
     }
     const bool keep_alive = req.keep_alive();

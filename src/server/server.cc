@@ -199,6 +199,8 @@ class ServerImpl final : public Server, public net::HttpHandler {
         &r.counter("tutti_frames_too_large_total", "Incoming frames above max_frame_bytes (closed with 1009)"),
         &r.counter("tutti_drops_total", "Frames dropped because their connection was closing"),
         &r.counter("tutti_connect_timeouts_total", "Connections closed for not sending connect in time"),
+        &r.counter("tutti_ws_protocol_errors_total",
+                   "WebSocket connections failed for breaking RFC 6455 (closed with 1002, or 1007 for bad UTF-8)"),
         &r.histogram("tutti_publish_to_write_seconds",
                      "From a publication's sequencing to the start of its socket write (oldest in each write)",
                      metrics::latencyBucketsSeconds()),

@@ -122,6 +122,7 @@ struct TransportMetrics {
   metrics::Counter* frames_too_large;
   metrics::Counter* dropped_frames;
   metrics::Counter* connect_timeouts;
+  metrics::Counter* protocol_errors;
   metrics::Histogram* publish_to_write;
 };
 

@@ -23,9 +23,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
-#include "tutti/loadgen/ws_frame.h"
+#include "tutti/net/ws_frame.h"
 
 namespace tutti::loadgen {
+
+using net::appendClientFrame;
+using net::upgradeRequest;
+using net::WsOpcode;
+using net::WsParser;
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -178,7 +183,7 @@ void Conn::onReadable() {
     const size_t n = sock.read_some(asio::buffer(buf), ec);
     if (ec == asio::error::would_block) break;
     if (ec) return close();
-    const char* data = buf.data();
+    char* data = buf.data();
     size_t len = n;
     if (state == State::kUpgrading) {
       http.append(data, len);

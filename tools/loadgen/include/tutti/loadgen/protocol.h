@@ -98,7 +98,9 @@ void Reader::feed(std::string_view payload, OnBody&& on_body, OnReply&& on_reply
     pos = nl + 1;
     if (line.empty()) continue;
     if (line.starts_with("{\"push\":\"pub\"")) {
-      const size_t d = line.rfind(",\"data\":\"");
+      // Forward: "data" follows a short envelope, while the body behind it
+      // is padding a backward search would crawl through.
+      const size_t d = line.find(",\"data\":\"", 13);
       std::optional<Body> b;
       if (d != std::string_view::npos) b = parseBody(line.substr(d + 9));
       if (b) {
