@@ -12,3 +12,10 @@ if(TUTTI_SANITIZE)
   add_compile_options(-fsanitize=${_san} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=${_san})
 endif()
+
+# Fuzz builds instrument every library too (coverage feedback and ASan/UBSan
+# inside the parsers, not only in the entry points); the fuzz targets then
+# link libFuzzer's main (test/fuzz/CMakeLists.txt).
+if(TUTTI_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+endif()
