@@ -9,3 +9,8 @@ find_path(TOMLPP_INCLUDE_DIR toml++/toml.h REQUIRED)
 if(NOT TUTTI_FUZZ AND TUTTI_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+# FFmpeg 5.1 for the media pipeline (pkg-config; headers are C).
+if(NOT TUTTI_FUZZ)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libswscale libavutil libswresample)
+endif()

@@ -37,6 +37,9 @@ int usage() {
 
 int serve(const std::vector<std::string>& args) {
   tutti::server::ServerConfig config;
+  // Without a config file: all-in-one on loopback, with the synthetic camera
+  // publishing stream "demo", so that the demo shows live video on a bare machine.
+  config.media.camera = true;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--config" && i + 1 < args.size()) {
       auto c = tutti::server::loadConfig(args[++i]);

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "connection.h"
+#include "tutti/media/origin.h"
 #include "tutti/protocol/codes.h"
 
 namespace tutti::server {
@@ -63,6 +64,7 @@ void Api::handle(net::HttpRequest req, size_t worker, net::HttpReply reply) {
   if (path == "/api/publish") return post ? publish(req, worker, counted) : counted(errorResponse(405, code::kBadRequest, "use POST"));
   if (path == "/api/disconnect") return post ? disconnect(req, worker, counted) : counted(errorResponse(405, code::kBadRequest, "use POST"));
   if (path == "/api/windows") return post ? openWindow(req, worker, counted) : counted(errorResponse(405, code::kBadRequest, "use POST"));
+  if (path == "/api/media/events") return post ? mediaEvent(req, counted) : counted(errorResponse(405, code::kBadRequest, "use POST"));
   if (!get) return counted(errorResponse(405, code::kBadRequest, "use GET"));
   if (path == "/api/history") return history(req, worker, counted);
   if (path == "/api/presence") return presence(req, worker, counted);
@@ -196,6 +198,30 @@ void Api::openWindow(const net::HttpRequest& req, size_t worker, net::HttpReply 
     reply(jsonResponse(200, json::object{{"window", r->id}, {"opens_at", r->opens_at_us}, {"closes_at", r->closes_at_us},
                                          {"settles_at", r->settles_at_us}}));
   });
+}
+
+void Api::mediaEvent(const net::HttpRequest& req, net::HttpReply reply) {
+  if (!ctx_.origin) return reply(errorResponse(404, code::kBadRequest, "no media origin here ([media] in the config)"));
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body, ec);
+  if (ec || !body.is_object()) return reply(errorResponse(400, code::kBadRequest, "body must be a JSON object"));
+  auto& o = body.get_object();
+  auto* stream = o.if_contains("stream");
+  auto* id = o.if_contains("id");
+  if (!stream || !stream->is_string() || !id || !id->is_string())
+    return reply(errorResponse(400, code::kInvalidParams, "need stream and id (strings)"));
+  media::MediaEvent ev;
+  ev.id = std::string(id->get_string());
+  std::optional<int64_t> media_ts, duration_ms;
+  if (!optInt(o, "media_ts", media_ts) || !optInt(o, "duration_ms", duration_ms) || !media_ts)
+    return reply(errorResponse(400, code::kInvalidParams, "media_ts (capture time, UTC us) must be an integer; duration_ms too"));
+  ev.media_ts_us = *media_ts;
+  if (duration_ms) ev.duration_us = *duration_ms * 1000;
+  if (auto* c = o.if_contains("class"); c && c->is_string()) ev.class_name = std::string(c->get_string());
+  if (auto* d = o.if_contains("data")) ev.data = json::serialize(*d);
+  auto r = ctx_.origin->addEvent(std::string(stream->get_string()), ev);
+  if (!r) return reply(errorResponse(400, r.error().code, r.error().message));
+  reply(jsonResponse(200, json::object{{"stream", stream->get_string()}, {"id", ev.id}, {"media_ts", ev.media_ts_us}}));
 }
 
 void Api::latency(const net::HttpRequest& req, size_t worker, net::HttpReply reply) {

@@ -22,6 +22,7 @@ class Api {
   void disconnect(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
   void openWindow(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
   void latency(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
+  void mediaEvent(const net::HttpRequest& req, net::HttpReply reply);
 
   ServerContext& ctx_;
 };

@@ -69,6 +69,36 @@ class TableReader {
     }
     return *this;
   }
+  // An array of tables under `key` ([[section.key]]), each read by `fill`.
+  template <typename F>
+  TableReader& tables(const char* key, F&& fill) {
+    auto* n = find(key);
+    if (!n) return *this;
+    auto* arr = n->as_array();
+    if (!arr) {
+      fail(*n, key, "expected an array of tables");
+      return *this;
+    }
+    for (auto& e : *arr) {
+      auto* t = e.as_table();
+      if (!t) {
+        fail(e, key, "expected a table");
+        break;
+      }
+      TableReader inner(*t, prefix_ + key + ".");
+      fill(inner);
+      if (auto ie = inner.finish()) {
+        if (!error_) error_ = ie;
+        break;
+      }
+    }
+    return *this;
+  }
+  // Marks the table as wrong about `key` (a value each get() accepted but
+  // that makes no sense with the others).
+  void refuse(const char* key, const std::string& what) {
+    if (!error_) error_ = configError(t_, prefix_ + key, what);
+  }
   // Call after all get()s: unknown keys are errors.
   std::optional<Error> finish() {
     if (!error_)
@@ -145,6 +175,23 @@ Result<ServerConfig> parseConfig(std::string_view text) {
         .get("algorithm", a.algorithm).get("secret", a.secret)
         .get("public_key_file", a.public_key_file).get("leeway_s", a.leeway_s);
   });
+  section("media", [&](TableReader& r) {
+    auto& m = c.media;
+    r.get("camera", m.camera).get("camera_size", m.camera_size).get("camera_fps", m.camera_fps)
+        .get("segment_ms", m.segment_ms).get("part_ms", m.part_ms).get("rtmp_listen", m.rtmp_listen);
+    r.tables("rtmp_keys", [&](TableReader& t) {
+      StreamKeyConfig k;
+      t.get("key", k.key).get("stream", k.stream);
+      if (k.key.empty() || k.stream.empty()) t.refuse("key", "each [[media.rtmp_keys]] needs key and stream");
+      m.rtmp_keys.push_back(k);
+    });
+    r.tables("ingest", [&](TableReader& t) {
+      IngestConfig in;
+      t.get("stream", in.stream).get("url", in.url);
+      if (in.stream.empty() || in.url.empty()) t.refuse("stream", "each [[media.ingest]] needs stream and url");
+      m.ingests.push_back(in);
+    });
+  });
   if (!err) {
     if (auto* n = root.get("rooms")) {
       auto* arr = n->as_array();
@@ -191,7 +238,7 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   }
   if (!err)
     for (auto& [k, v] : root)
-      if (k != "server" && k != "limits" && k != "auth" && k != "rooms") {
+      if (k != "server" && k != "limits" && k != "auth" && k != "media" && k != "rooms") {
         err = configError(v, std::string(k.str()), "unknown section");
         break;
       }
@@ -204,6 +251,10 @@ Result<ServerConfig> parseConfig(std::string_view text) {
       c.server.rtt_probe_interval_ms < 10)
     return makeError(1002, "config: a [limits] value is out of range (see docs/configuration.md)");
   if (c.server.workers < 0) return makeError(1002, "config: server.workers must be >= 0");
+  const auto& m = c.media;
+  if (m.part_ms < 50 || m.segment_ms < 1000 || m.segment_ms % 1000 != 0 || m.part_ms > m.segment_ms ||
+      m.camera_fps < 1 || m.camera_fps > 120)
+    return makeError(1002, "config: [media] segment_ms must be whole seconds, part_ms 50..segment_ms, camera_fps 1..120");
   if (c.auth.algorithm != "HS256" && c.auth.algorithm != "RS256" && c.auth.algorithm != "ES256")
     return makeError(1002, "config: auth.algorithm must be HS256, RS256 or ES256");
   return c;

@@ -18,6 +18,11 @@
 namespace tutti::server {
 
 class WorkerHub;
+}  // namespace tutti::server
+namespace tutti::media {
+class Origin;
+}  // namespace tutti::media
+namespace tutti::server {
 
 // Connections per source address. Thread-safe; touched only at connect and close.
 class IpLimiter {
@@ -76,6 +81,9 @@ struct ServerContext {
   std::vector<broker::Executor*> executors;  // executors[i] runs on worker i
   void post(size_t worker, std::function<void()> fn) { executors[worker]->post(std::move(fn)); }
   IpLimiter ip_limiter;
+  // The media origin, when [media] configures one (set before the listener
+  // serves requests; never changes after).
+  media::Origin* origin = nullptr;
   std::atomic<bool> draining{false};
   int64_t started_us = 0;
 

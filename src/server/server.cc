@@ -1,5 +1,10 @@
 #include "tutti/server/server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +18,11 @@
 #include "tutti/auth/jwt.h"
 #include "tutti/broker/embedded_broker.h"
 #include "tutti/core/log.h"
+#include "tutti/media/camera.h"
+#include "tutti/media/ingest.h"
+#include "tutti/media/origin.h"
+#include "tutti/media/rtmp_ingest.h"
+#include "tutti/auth/permissions.h"
 #include "tutti/net/listener.h"
 #include "tutti/net/worker.h"
 #include "tutti/protocol/codes.h"
@@ -179,6 +189,9 @@ class ServerImpl final : public Server, public net::HttpHandler {
       workers_[i]->start();
     }
 
+    // Before the listener: requests may reach the origin from the first one on.
+    if (auto m = startMedia(); !m) return m;
+
     auto hp = splitHostPort(cfg.server.listen);
     if (!hp) return hp.error();
     net::TransportLimits lim;
@@ -213,12 +226,94 @@ class ServerImpl final : public Server, public net::HttpHandler {
     return {};
   }
 
+  // The origin, its ingests and the synthetic camera (docs/media.md).
+  Result<void> startMedia() {
+    const auto& m = ctx_.config.media;
+    if (m.ingests.empty() && !m.camera && m.rtmp_listen.empty()) return {};
+    media::OriginConfig oc;
+    oc.pipeline.segment_us = m.segment_ms * 1000;
+    oc.pipeline.part_us = m.part_ms * 1000;
+    oc.playlist.target_duration_s = static_cast<int>(m.segment_ms / 1000);
+    oc.playlist.part_target_s = static_cast<double>(m.part_ms) / 1000;
+    origin_ = std::make_unique<media::Origin>(
+        oc, ctx_.clock, [this](size_t w, std::function<void()> fn) { workers_[w]->post(std::move(fn)); }, ctx_.registry);
+    ctx_.origin = origin_.get();
+    std::vector<IngestConfig> ingests = m.ingests;
+    std::string camera_target;
+    if (m.camera) {
+      const uint16_t port = freeLoopbackPort();
+      if (port == 0) return makeError(1002, "media: no free port for the synthetic camera's ingest");
+      ingests.push_back({"demo", "tcp://127.0.0.1:" + std::to_string(port) + "?listen=1"});
+      camera_target = "tcp://127.0.0.1:" + std::to_string(port);
+    }
+    for (const auto& in : ingests) {
+      ingests_.push_back(std::make_unique<media::TsIngest>(in.url, oc.pipeline, origin_->sinkFor(in.stream), ctx_.clock));
+      ingests_.back()->start();
+      log::info("media ingest", {{"stream", in.stream}, {"url", in.url}});
+    }
+    if (!m.rtmp_listen.empty()) {
+      auto hp = splitHostPort(m.rtmp_listen);
+      if (!hp) return makeError(1002, "media.rtmp_listen: " + hp.error().message);
+      media::RtmpIngest::Options ro;
+      ro.host = hp->first;
+      ro.port = hp->second;
+      rtmp_ = std::make_unique<media::RtmpIngest>(
+          ro, oc.pipeline, [this](std::string_view app, std::string_view key) { return rtmpStream(key); },
+          [this](const std::string& stream) -> media::PackageSink& { return origin_->sinkFor(stream); }, ctx_.clock,
+          ctx_.registry);
+      if (auto r = rtmp_->start(); !r) return r;
+      log::info("media rtmp ingest", {{"listen", hp->first + ":" + std::to_string(rtmp_->port())}});
+    }
+    if (m.camera) {
+      media::CameraConfig cc;
+      cc.target = camera_target;
+      cc.size = m.camera_size;
+      cc.fps = m.camera_fps;
+      cc.gop_frames = m.camera_fps * 2;
+      camera_ = std::make_unique<media::SyntheticCamera>(cc);
+      camera_->start();
+    }
+    return {};
+  }
+
+  // The stream an RTMP key publishes: a configured key, or
+  // "<stream>?token=<JWT>" whose publish claim allows "media:<stream>".
+  std::optional<std::string> rtmpStream(std::string_view key) const {
+    for (const auto& k : ctx_.config.media.rtmp_keys)
+      if (k.key == key) return k.stream;
+    const auto q = key.find("?token=");
+    if (q == std::string_view::npos || !ctx_.verifier) return std::nullopt;
+    const std::string stream(key.substr(0, q));
+    auto claims = ctx_.verifier->verify(key.substr(q + 7), ctx_.clock.wallUs() / 1'000'000);
+    if (!claims || stream.empty() || !auth::allowed(claims->publish, "media:" + stream)) return std::nullopt;
+    return stream;
+  }
+
+  // A port nobody listens on now (the ingest binds it a moment later).
+  static uint16_t freeLoopbackPort() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    uint16_t port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+      port = ntohs(a.sin_port);
+    ::close(fd);
+    return port;
+  }
+
   uint16_t port() const override { return listener_->port(); }
 
   void shutdown() override {
     if (shut_down_) return;
     shut_down_ = true;
     ctx_.draining = true;
+    if (camera_) camera_->stop();
+    for (auto& in : ingests_) in->stop();
+    if (rtmp_) rtmp_->stop();
     if (listener_) listener_->stop();
     for (size_t w = 0; w < workers_.size(); ++w)
       workers_[w]->post([this, w] {
@@ -244,6 +339,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
 
   // net::HttpHandler
   void handle(net::HttpRequest req, size_t worker, net::HttpReply reply) override {
+    if (origin_ && media::Origin::handles(req.path)) return origin_->handle(req, worker, std::move(reply));
     api_.handle(std::move(req), worker, std::move(reply));
   }
 
@@ -260,6 +356,12 @@ class ServerImpl final : public Server, public net::HttpHandler {
   std::vector<std::unique_ptr<WorkerExecutor>> executors_;
   std::unique_ptr<net::Listener> listener_;
   std::unique_ptr<sync::AuditLog> audit_;
+  // Destroyed in reverse: the camera, then the ingests (they feed the
+  // origin's sinks), then the origin.
+  std::unique_ptr<media::Origin> origin_;
+  std::vector<std::unique_ptr<media::TsIngest>> ingests_;
+  std::unique_ptr<media::RtmpIngest> rtmp_;
+  std::unique_ptr<media::SyntheticCamera> camera_;
   bool shut_down_ = false;
 };
 

@@ -113,10 +113,47 @@ struct RoomRule {
   int64_t window_grace_ms = 1000;
 };
 
+// [[media.ingest]]: an MPEG-TS ingest publishing one stream.
+struct IngestConfig {
+  std::string stream;  // in URLs: /hls/<stream>/master.m3u8
+  // A libavformat URL: tcp://127.0.0.1:9000?listen=1, udp://127.0.0.1:9001,
+  // srt://127.0.0.1:9002?mode=listener. Bind to loopback unless publishers
+  // come from elsewhere: there is no stream key on these yet.
+  std::string url;
+};
+
+// [[media.rtmp_keys]]: an RTMP stream key and the stream it publishes.
+struct StreamKeyConfig {
+  std::string key;
+  std::string stream;
+};
+
+// [media]: the origin (docs/media.md).
+struct MediaConfig {
+  std::vector<IngestConfig> ingests;
+  // RTMP ingest, "host:port" ("" = off). A publisher's key is either one of
+  // rtmp_keys, or "<stream>?token=<JWT>" with a token (verified like a
+  // connection token) whose publish claim allows "media:<stream>".
+  std::string rtmp_listen;
+  std::vector<StreamKeyConfig> rtmp_keys;
+  // The synthetic camera: the ffmpeg CLI (test pattern, tone, burned-in wall
+  // clock and frame number) pushing MPEG-TS into stream "demo" over loopback
+  // TCP. On when `tutti serve` runs without a config file, so that the demo
+  // has live video on a bare machine.
+  bool camera = false;
+  std::string camera_size = "1280x720";
+  int camera_fps = 30;
+  // Segments of 2 s with a key frame on each boundary; parts of 200 ms
+  // (PART-HOLD-BACK 0.6 s).
+  int64_t segment_ms = 2000;
+  int64_t part_ms = 200;
+};
+
 struct ServerConfig {
   ListenConfig server;
   LimitsConfig limits;
   AuthConfig auth;
+  MediaConfig media;
   std::vector<RoomRule> rooms = {RoomRule{}};
 
   // The rule for a room name: longest prefix match (there is always the "" rule).

@@ -1,0 +1,287 @@
+// The media origin end to end: the real ffmpeg CLI pushes MPEG-TS over TCP
+// and over SRT into `tutti serve`; ffprobe reads every rendition of the
+// output, and the ffmpeg CLI decodes the multivariant stream with no error.
+// A publisher that vanishes and comes back resumes the stream after a
+// discontinuity (gap segments for a longer outage are unit-tested in
+// test/unit/media/origin_test.cc), and a broken one disturbs no one.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test/common/harness.h"
+#include "test/common/http_client.h"
+#include "tutti/auth/jwt.h"
+
+extern char** environ;
+
+namespace tutti::test {
+namespace {
+
+uint16_t freePort(int type) {
+  const int fd = ::socket(AF_INET, type, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool haveFfmpeg() { return std::system("ffmpeg -hide_banner -version >/dev/null 2>&1") == 0; }
+
+// A process started without a shell; killed at destruction if still running.
+class Process {
+ public:
+  explicit Process(std::vector<std::string> args) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawnp(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+  }
+  ~Process() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  // The exit code, or -1 if it did not end within timeout_ms (then it is killed).
+  int wait(int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+  bool started() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+};
+
+// ffmpeg pushing `seconds` of a 360p30 test pattern with a tone, in real time.
+std::vector<std::string> pushArgs(const std::string& url, int seconds) {
+  return {"ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-f", "lavfi", "-i",
+          "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t",
+          std::to_string(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30",
+          "-c:a", "aac", "-f", "mpegts", url};
+}
+
+std::string capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+// Until the media playlist at `target` lists at least `n` complete segments.
+bool waitForSegments(uint16_t port, const std::string& target, size_t n, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto r = httpGet(port, target, {}, 7000);
+    size_t count = 0;
+    for (size_t at = r.body.find("#EXTINF:"); at != std::string::npos; at = r.body.find("#EXTINF:", at + 1)) ++count;
+    if (r.status == 200 && count >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+bool waitFor200(uint16_t port, const std::string& target, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (httpGet(port, target, {}, 7000).status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+TEST(MediaOrigin, FfmpegPushesOverTcpAndSrtAndEveryRenditionDecodes) {
+  if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg CLI missing (scripts/setup installs it)";
+  const uint16_t tcp = freePort(SOCK_STREAM);
+  const uint16_t srt = freePort(SOCK_DGRAM);
+  auto server = startServer("[server]\napi_key = \"k\"\n[media]\n[[media.ingest]]\nstream = \"tcp\"\nurl = \"tcp://127.0.0.1:" + std::to_string(tcp) +
+                            "?listen=1\"\n[[media.ingest]]\nstream = \"srt\"\nurl = \"srt://127.0.0.1:" +
+                            std::to_string(srt) + "?mode=listener\"\n");
+  ASSERT_TRUE(server);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the ingests listen
+  Process tcp_push(pushArgs("tcp://127.0.0.1:" + std::to_string(tcp), 14));
+  Process srt_push(pushArgs("srt://127.0.0.1:" + std::to_string(srt), 14));
+  ASSERT_TRUE(tcp_push.started() && srt_push.started());
+
+  for (const std::string stream : {"tcp", "srt"}) {
+    const std::string master = "/hls/" + stream + "/master.m3u8";
+    ASSERT_TRUE(waitFor200(server->port(), master, 15000)) << stream << ": no multivariant playlist";
+    const auto mv = httpGet(server->port(), master);
+    for (const char* r : {"480p", "360p", "240p"})
+      EXPECT_NE(mv.body.find(std::string(r) + "/index.m3u8"), std::string::npos) << stream << " " << mv.status << ": " << mv.body;
+    // ffprobe reads every rendition.
+    const std::string base = "http://127.0.0.1:" + std::to_string(server->port()) + "/hls/" + stream + "/";
+    struct Expect {
+      const char* rendition;
+      const char* line;
+    } expects[] = {{"480p", "h264,854,480"}, {"360p", "h264,640,360"}, {"240p", "h264,426,240"}, {"audio", "aac,48000"}};
+    for (const auto& e : expects) {
+      // ffprobe reads segments (not parts): let two complete first.
+      ASSERT_TRUE(waitForSegments(server->port(), "/hls/" + stream + "/" + e.rendition + "/index.m3u8", 2, 15000))
+          << stream << "/" << e.rendition;
+      const std::string out = capture("ffprobe -v error -show_entries stream=codec_name,width,height,sample_rate -of csv=p=0 " +
+                                      base + e.rendition + "/index.m3u8 2>&1");
+      EXPECT_NE(out.find(e.line), std::string::npos) << stream << "/" << e.rendition << ": " << out;
+    }
+  }
+  // An event at a frame one second ahead: in every rendition's playlist, and
+  // as an emsg in the part of each rendition that holds the frame.
+  const int64_t at = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count() + 1'000'000;
+  const auto posted = httpPost(server->port(), "/api/media/events",
+                               R"({"stream":"tcp","id":"deal-1","class":"tutti.card","data":{"card":"KH"},"media_ts":)" +
+                                   std::to_string(at) + "}",
+                               {{"x-api-key", "k"}});
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  bool placed = false;
+  for (int i = 0; i < 50 && !placed; ++i) {
+    placed = metricValue(server->port(), "tutti_media_events_placed_total").value_or(0) >= 4;
+    if (!placed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(placed) << "emsg not placed in all 4 renditions";
+  EXPECT_NE(httpGet(server->port(), "/hls/tcp/240p/index.m3u8").body.find("ID=\"deal-1\",CLASS=\"tutti.card\""),
+            std::string::npos);
+  // The CLI decodes the multivariant stream for 4 s with no error.
+  const std::string url = "http://127.0.0.1:" + std::to_string(server->port()) + "/hls/tcp/master.m3u8";
+  const std::string errors = capture("ffmpeg -hide_banner -loglevel error -i " + url + " -t 4 -f null - 2>&1; echo exit=$?");
+  EXPECT_NE(errors.find("exit=0"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("rror"), std::string::npos) << errors;
+  EXPECT_EQ(tcp_push.wait(30000), 0);
+  EXPECT_EQ(srt_push.wait(30000), 0);
+}
+
+TEST(MediaOrigin, APublisherThatVanishesResumesAfterADiscontinuityAndGarbageHarmsNoOne) {
+  if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg CLI missing (scripts/setup installs it)";
+  const uint16_t port = freePort(SOCK_STREAM);
+  const uint16_t junk = freePort(SOCK_STREAM);
+  auto server = startServer("[media]\n[[media.ingest]]\nstream = \"cam\"\nurl = \"tcp://127.0.0.1:" + std::to_string(port) +
+                            "?listen=1\"\n[[media.ingest]]\nstream = \"junk\"\nurl = \"tcp://127.0.0.1:" +
+                            std::to_string(junk) + "?listen=1\"\n");
+  ASSERT_TRUE(server);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  {
+    Process first(pushArgs("tcp://127.0.0.1:" + std::to_string(port), 5));
+    ASSERT_TRUE(waitFor200(server->port(), "/hls/cam/360p/index.m3u8", 15000));
+    EXPECT_EQ(first.wait(20000), 0);
+  }
+  // Garbage into the other ingest: it is logged and dropped.
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(junk);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      std::string noise(300'000, '\0');
+      for (size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<char>((i * 7919) ^ (i >> 3));
+      (void)!::write(fd, noise.data(), noise.size());
+    }
+    ::close(fd);
+  }
+  const auto before = httpGet(server->port(), "/hls/cam/360p/index.m3u8");
+  ASSERT_EQ(before.status, 200);
+  EXPECT_EQ(before.body.find("#EXT-X-DISCONTINUITY"), std::string::npos);
+  // Two seconds later the publisher is back.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  Process second(pushArgs("tcp://127.0.0.1:" + std::to_string(port), 5));
+  bool resumed = false;
+  std::string body;
+  for (int i = 0; i < 150 && !resumed; ++i) {
+    body = httpGet(server->port(), "/hls/cam/360p/index.m3u8").body;
+    const auto d = body.rfind("#EXT-X-DISCONTINUITY");
+    resumed = d != std::string::npos && body.find("init-1.mp4") != std::string::npos &&
+              body.find("#EXT-X-PART:", d) != std::string::npos;
+    if (!resumed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(resumed) << body;
+  EXPECT_EQ(httpGet(server->port(), "/hls/cam/360p/init-1.mp4").status, 200);
+  EXPECT_EQ(httpGet(server->port(), "/healthz").status, 200);
+  EXPECT_EQ(second.wait(20000), 0);
+}
+
+std::vector<std::string> rtmpArgs(const std::string& url, int seconds) {
+  auto a = pushArgs(url, seconds);
+  a[a.size() - 2] = "flv";  // -f flv rtmp://...
+  return a;
+}
+
+TEST(MediaOrigin, FfmpegPushesRtmpWithAKeyOrATokenAndBadPublishersAreTurnedAway) {
+  if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg CLI missing (scripts/setup installs it)";
+  const uint16_t rtmp = freePort(SOCK_STREAM);
+  auto server = startServer("[auth]\nsecret = \"s3cret\"\n[media]\nrtmp_listen = \"127.0.0.1:" + std::to_string(rtmp) +
+                            "\"\n[[media.rtmp_keys]]\nkey = \"k-123\"\nstream = \"table1\"\n");
+  ASSERT_TRUE(server);
+  const std::string base = "rtmp://127.0.0.1:" + std::to_string(rtmp) + "/live/";
+  auth::Claims claims;
+  claims.sub = "encoder-2";
+  claims.exp = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() + 600;
+  claims.publish = {"media:table2"};
+  auto token = auth::sign(claims, auth::Alg::kHS256, "s3cret");
+  ASSERT_TRUE(token.ok());
+  Process keyed(rtmpArgs(base + "k-123", 10));
+  Process tokened(rtmpArgs(base + "table2?token=" + *token, 10));
+  // A wrong key, and a token for another stream, are refused (ffmpeg fails).
+  Process wrong(rtmpArgs(base + "nope", 2));
+  Process other(rtmpArgs(base + "table9?token=" + *token, 2));
+  EXPECT_NE(wrong.wait(15000), 0);
+  EXPECT_NE(other.wait(15000), 0);
+  // Garbage on the RTMP port: a protocol error, counted; nobody else notices.
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(rtmp);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    const std::string junk = "\x05GARBAGE" + std::string(4000, '\x7f');
+    (void)!::write(fd, junk.data(), junk.size());
+    char c;
+    (void)!::read(fd, &c, 1);  // the server closes it
+    ::close(fd);
+  }
+  for (const std::string stream : {"table1", "table2"}) {
+    ASSERT_TRUE(waitForSegments(server->port(), "/hls/" + stream + "/240p/index.m3u8", 2, 20000)) << stream;
+    const std::string out = capture("ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 http://127.0.0.1:" +
+                                    std::to_string(server->port()) + "/hls/" + stream + "/240p/index.m3u8 2>&1");
+    EXPECT_NE(out.find("h264,426,240"), std::string::npos) << stream << ": " << out;
+  }
+  EXPECT_GE(metricValue(server->port(), "tutti_rtmp_refused_total").value_or(0), 2);
+  EXPECT_GE(metricValue(server->port(), "tutti_rtmp_protocol_errors_total").value_or(0), 1);
+  EXPECT_EQ(keyed.wait(30000), 0);
+  EXPECT_EQ(tokened.wait(30000), 0);
+}
+
+}  // namespace
+}  // namespace tutti::test
