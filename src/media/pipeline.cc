@@ -1,6 +1,7 @@
 #include "tutti/media/pipeline.h"
 
 #include <algorithm>
+#include <mutex>
 #include <cstdio>
 #include <cstring>
 
@@ -491,7 +492,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const PipelineConfig& config,
   if (config.rungs.empty() && source.audio == AudioCodec::kNone) return makeError(code::kInvalidParams, "no rungs");
   if (config.part_us <= 0 || config.segment_us < config.part_us)
     return makeError(code::kInvalidParams, "parts must be positive and no longer than segments");
-  av_log_set_level(AV_LOG_ERROR);  // FFmpeg's chatter would drown the server's logs
+  // FFmpeg's chatter would drown the server's logs. Once: the level is a
+  // global, and ingests create pipelines on their own threads.
+  static std::once_flag quiet;
+  std::call_once(quiet, [] { av_log_set_level(AV_LOG_ERROR); });
   auto p = std::make_unique<PipelineImpl>(config, sink, clock);
   if (auto r = p->init(source); !r) return r.error();
   return std::unique_ptr<Pipeline>(std::move(p));

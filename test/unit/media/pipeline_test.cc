@@ -203,5 +203,80 @@ TEST_F(PipelineOnRealMedia, ARungsInitAndPartsDecodeWithFfprobe) {
   EXPECT_LE(n, 181);
 }
 
+// ---- bad input: each file is made by the ffmpeg CLI, then damaged or joined.
+
+// Runs the pipeline over a TS file; returns what came out.
+RecordingSink* ladderOf(const std::string& ts, RecordingSink& sink) {
+  ManualClock clock(1'764'000'000'300'000);
+  PipelineConfig cfg;
+  cfg.rungs = {{"240p", 426, 240, 350}};  // one rung keeps these fast
+  TsIngest ingest(ts, cfg, sink, clock);
+  ingest.start();
+  for (int i = 0; i < 600 && !ingest.done(); ++i) usleep(50'000);
+  ingest.stop();
+  return &sink;
+}
+
+std::string makeTs(const fs::path& dir, const std::string& name, int seconds, const std::string& extra) {
+  const std::string out = (dir / name).string();
+  const std::string cmd = "ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi "
+                          "-i sine=frequency=440:sample_rate=48000 -t " + std::to_string(seconds) +
+                          " -c:v libx264 -preset ultrafast -g 30 -c:a aac " + extra + " -f mpegts " + out;
+  return std::system(cmd.c_str()) == 0 ? out : std::string();
+}
+
+TEST_F(PipelineOnRealMedia, CorruptPacketsAreDroppedAndTheStreamGoesOn) {
+  const std::string ts = makeTs(dir_, "corrupt.ts", 4, "");
+  ASSERT_FALSE(ts.empty());
+  {
+    // Scribble over 2% of the 188-byte TS packets after the first second.
+    std::fstream f(ts, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(0, std::ios::end);
+    const auto size = static_cast<size_t>(f.tellg());
+    for (size_t at = size / 4; at + 188 < size; at += 188 * 50) {
+      f.seekp(static_cast<std::streamoff>(at + 10));
+      const std::string junk(120, '\x5a');
+      f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+  }
+  RecordingSink sink;
+  ladderOf(ts, sink);
+  ASSERT_EQ(sink.tracks.count(0), 1u);
+  const auto& parts = sink.tracks.at(0).parts;
+  ASSERT_FALSE(parts.empty());
+  // Media past the damage still comes out: parts cover most of the 4 s.
+  const int64_t covered = parts.back().first_capture_us + parts.back().duration_us - parts.front().first_capture_us;
+  EXPECT_GT(covered, 3'000'000) << parts.size() << " parts";
+}
+
+TEST_F(PipelineOnRealMedia, ATimestampJumpStartsADiscontinuityAndA33BitWrapDoesNot) {
+  // Two files joined: the second's clock starts 1000 s later (a new encoder).
+  const std::string a = makeTs(dir_, "a.ts", 3, "");
+  const std::string b = makeTs(dir_, "b.ts", 3, "-output_ts_offset 1000");
+  ASSERT_FALSE(a.empty() || b.empty());
+  const std::string joined = (dir_ / "joined.ts").string();
+  ASSERT_EQ(std::system(("cat " + a + " " + b + " > " + joined).c_str()), 0);
+  RecordingSink jumped;
+  ladderOf(joined, jumped);
+  const auto& jp = jumped.tracks.at(0).parts;
+  size_t breaks = 0;
+  for (const auto& p : jp) breaks += p.discontinuity ? 1 : 0;
+  EXPECT_EQ(breaks, 1u) << "one discontinuity where the clock jumped";
+  for (size_t k = 1; k < jp.size(); ++k) EXPECT_GT(jp[k].first_capture_us, jp[k - 1].first_capture_us) << "capture time only grows";
+
+  // MPEG-TS timestamps are 33 bits of 90 kHz (about 26.5 hours): a stream
+  // that crosses the wrap is one timeline, not a break.
+  const std::string wrap = makeTs(dir_, "wrap.ts", 4, "-output_ts_offset 95442");
+  ASSERT_FALSE(wrap.empty());
+  RecordingSink wrapped;
+  ladderOf(wrap, wrapped);
+  const auto& wp = wrapped.tracks.at(0).parts;
+  ASSERT_FALSE(wp.empty());
+  for (const auto& p : wp) EXPECT_FALSE(p.discontinuity) << "msn " << p.msn;
+  const int64_t covered = wp.back().first_capture_us + wp.back().duration_us - wp.front().first_capture_us;
+  EXPECT_GT(covered, 3'500'000);
+  EXPECT_LT(covered, 4'500'000);
+}
+
 }  // namespace
 }  // namespace tutti::media
