@@ -56,7 +56,7 @@ void EmbeddedBroker::publish(PublishRequest req, std::function<void(Result<Publi
   const size_t home = homeOf(req.room);
   executors_[home]->post([this, home, req = std::move(req), done = std::move(done)]() mutable {
     auto& st = roomState(home, req.room);
-    st.pending.push_back({sync::PublishInput{std::move(req.data_json), std::move(req.dedup_key), req.at_us, req.delay_us},
+    st.pending.push_back({sync::PublishInput{std::move(req.data_json), std::move(req.dedup_key), req.at_us, req.delay_us, req.media_ts_us},
                           req.worker, std::move(done)});
     if (!st.drain_scheduled) {
       // Let publishes already queued on this worker join the batch.

@@ -116,6 +116,8 @@ Result<Command> decodeObject(const json::object& o, uint64_t id) {
     if (!optInt(*params, "at", pp.at_us) || !optInt(*params, "delay_ms", pp.delay_ms))
       return invalid("publish: at and delay_ms must be integers");
     if (pp.at_us && pp.delay_ms) return invalid("publish: give at or delay_ms, not both");
+    if (!optInt(*params, "media_ts", pp.media_ts_us) || (pp.media_ts_us && *pp.media_ts_us < 0))
+      return invalid("publish: media_ts must be a capture time (UTC microseconds)");
     if (pp.delay_ms && (*pp.delay_ms < 0 || *pp.delay_ms > 3'600'000)) return invalid("publish: delay_ms out of range");
     cmd.params = std::move(pp);
   } else if (method == "ping") {
@@ -253,7 +255,7 @@ std::string encodeError(uint64_t id, const Error& error) {
 }
 
 PubFrame encodePub(std::string_view room, std::string_view epoch, uint64_t offset, int64_t ts_us,
-                   std::string_view data_json, std::optional<int64_t> at_us) {
+                   std::string_view data_json, std::optional<int64_t> at_us, std::optional<int64_t> media_ts_us) {
   PubFrame f;
   f.bytes.reserve(80 + room.size() + data_json.size());
   f.bytes += "{\"push\":\"pub\",\"room\":";
@@ -267,6 +269,10 @@ PubFrame encodePub(std::string_view room, std::string_view epoch, uint64_t offse
   if (at_us) {
     f.bytes += ",\"at\":";
     f.bytes += std::to_string(*at_us);
+  }
+  if (media_ts_us) {
+    f.bytes += ",\"media_ts\":";
+    f.bytes += std::to_string(*media_ts_us);
   }
   f.bytes += ",\"data\":";
   f.data_pos = f.bytes.size();

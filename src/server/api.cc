@@ -29,6 +29,15 @@ bool parseUint(const std::string& s, uint64_t& out) {
   return true;
 }
 
+// Reads an optional integer member; false when present with another type.
+bool optInt(const json::object& o, const char* key, std::optional<int64_t>& out) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return true;
+  if (v->is_int64()) out = v->get_int64();
+  else if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) out = static_cast<int64_t>(v->get_uint64());
+  else return false;
+  return true;
+}
 }  // namespace
 
 void Api::handle(net::HttpRequest req, size_t worker, net::HttpReply reply) {
@@ -94,9 +103,16 @@ void Api::publish(const net::HttpRequest& req, size_t worker, net::HttpReply rep
     if (!id->is_string()) return reply(errorResponse(400, code::kInvalidParams, "client_msg_id must be a string"));
     pr.dedup_key = "api\x1f" + std::string(id->get_string());
   }
+  std::optional<int64_t> media_ts;
+  if (!optInt(o, "media_ts", media_ts) || (media_ts && *media_ts < 0))
+    return reply(errorResponse(400, code::kInvalidParams, "media_ts must be a capture time (UTC us)"));
+  pr.media_ts_us = media_ts;
+  std::string event_data;
+  if (media_ts && ctx_.pinsMedia(r)) event_data = pr.data_json;
   ctx_.metrics->messages_in.inc();
-  ctx_.broker->publish(std::move(pr), [reply, r](Result<broker::PublishResult> res) {
+  ctx_.broker->publish(std::move(pr), [this, reply, r, media_ts, event_data = std::move(event_data)](Result<broker::PublishResult> res) {
     if (!res) return reply(errorResponse(500, res.error().code, res.error().message));
+    if (!event_data.empty() && !res->duplicate) ctx_.toMediaTimeline(r, *res, *media_ts, event_data);
     json::object out{{"room", r}, {"epoch", res->epoch}, {"offset", res->offset}, {"ts", res->ts_us}};
     if (res->duplicate) out["duplicate"] = true;
     reply(jsonResponse(200, out));
@@ -159,18 +175,6 @@ void Api::stats(size_t worker, net::HttpReply reply) {
                             }));
   });
 }
-
-namespace {
-// Reads an optional integer member; false when present with another type.
-bool optInt(const json::object& o, const char* key, std::optional<int64_t>& out) {
-  auto* v = o.if_contains(key);
-  if (!v || v->is_null()) return true;
-  if (v->is_int64()) out = v->get_int64();
-  else if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) out = static_cast<int64_t>(v->get_uint64());
-  else return false;
-  return true;
-}
-}  // namespace
 
 void Api::openWindow(const net::HttpRequest& req, size_t worker, net::HttpReply reply) {
   boost::system::error_code ec;

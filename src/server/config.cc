@@ -208,7 +208,8 @@ Result<ServerConfig> parseConfig(std::string_view text) {
               .get("delivery", rule.delivery).get("delay_ms", rule.delay_ms).get("delay_adaptive", rule.delay_adaptive)
               .get("delay_min_ms", rule.delay_min_ms).get("delay_max_ms", rule.delay_max_ms)
               .get("delay_margin_ms", rule.delay_margin_ms).get("delay_percentile", rule.delay_percentile)
-              .get("window_tolerance_ms", rule.window_tolerance_ms).get("window_grace_ms", rule.window_grace_ms);
+              .get("window_tolerance_ms", rule.window_tolerance_ms).get("window_grace_ms", rule.window_grace_ms)
+              .get("media_stream", rule.media_stream);
           if (auto re = r.finish()) { err = re; break; }
           if (rule.publish != "clients" && rule.publish != "server") {
             err = configError(*t, "rooms.publish", "must be \"clients\" or \"server\"");

@@ -336,11 +336,18 @@ void Connection::onPublish(uint64_t id, protocol::PublishParams& p) {
   req.data_json = std::move(p.data_json);
   req.at_us = p.at_us;
   if (p.delay_ms) req.delay_us = *p.delay_ms * 1000;
+  req.media_ts_us = p.media_ts_us;
+  // A publication pinned to a frame of the room's media stream is also an
+  // event on that stream's timeline, once it has its offset.
+  std::string event_data;
+  if (p.media_ts_us && ctx_.pinsMedia(p.room)) event_data = req.data_json;
   if (!p.client_msg_id.empty()) req.dedup_key = "c\x1f" + user_ + "\x1f" + client_ + "\x1f" + p.client_msg_id;
-  ctx_.broker->publish(std::move(req), [weak = weak_from_this(), id, room = p.room](Result<broker::PublishResult> r) {
+  ctx_.broker->publish(std::move(req), [weak = weak_from_this(), id, room = p.room, media_ts = p.media_ts_us,
+                                        event_data = std::move(event_data)](Result<broker::PublishResult> r) {
     auto self = weak.lock();
     if (!self) return;
     if (!r) return self->replyError(id, r.error());
+    if (!event_data.empty() && !r->duplicate) self->ctx_.toMediaTimeline(room, *r, *media_ts, event_data);
     std::string s = "{";
     appendField(s, "room", room);
     s += ',';

@@ -80,6 +80,12 @@ struct ServerContext {
   std::vector<WorkerHub*> hubs;
   std::vector<broker::Executor*> executors;  // executors[i] runs on worker i
   void post(size_t worker, std::function<void()> fn) { executors[worker]->post(std::move(fn)); }
+  // Whether publications of `room` carrying media_ts go on a media timeline.
+  bool pinsMedia(const std::string& room) const { return origin && !config.ruleFor(room).media_stream.empty(); }
+  // Places a sequenced publication that carries media_ts on its room's media
+  // stream (an event: EXT-X-DATERANGE + emsg, docs/media.md). Any thread.
+  void toMediaTimeline(const std::string& room, const broker::PublishResult& r, int64_t media_ts_us,
+                       const std::string& data_json) const;
   IpLimiter ip_limiter;
   // The media origin, when [media] configures one (set before the listener
   // serves requests; never changes after).

@@ -64,6 +64,17 @@ metrics::Counter& ServerMetrics::authFailure(int code) {
                           {{"reason", std::string(auth::failureReason(code))}});
 }
 
+void ServerContext::toMediaTimeline(const std::string& room, const broker::PublishResult& r, int64_t media_ts_us,
+                                    const std::string& data_json) const {
+  media::MediaEvent ev;
+  ev.id = room + "/" + r.epoch + "/" + std::to_string(r.offset);  // never reused: offsets are per epoch
+  ev.media_ts_us = media_ts_us;
+  ev.class_name = "tutti.room";
+  ev.data = data_json;
+  if (auto added = origin->addEvent(config.ruleFor(room).media_stream, ev); !added)
+    log::warn("media event not placed", {{"room", room}, {"error", added.error().message}});
+}
+
 namespace {
 
 class WorkerExecutor final : public broker::Executor {

@@ -31,7 +31,7 @@ void Room::publish(std::span<const PublishInput> inputs, int64_t now_us, std::ve
     else if (in.delay_us) at = now_us + *in.delay_us;
     else if (policy_.delivery == Delivery::kDelay) at = now_us + currentDelayUs();
     else if (policy_.delivery == Delivery::kAt) at = now_us;
-    auto pf = protocol::encodePub(name_, seq_.epoch(), offset, now_us, in.data_json, at);
+    auto pf = protocol::encodePub(name_, seq_.epoch(), offset, now_us, in.data_json, at, in.media_ts_us);
     Publication p;
     p.offset = offset;
     p.ts_us = now_us;

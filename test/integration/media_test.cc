@@ -126,12 +126,13 @@ TEST(MediaOrigin, FfmpegPushesOverTcpAndSrtAndEveryRenditionDecodes) {
   if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg CLI missing (scripts/setup installs it)";
   const uint16_t tcp = freePort(SOCK_STREAM);
   const uint16_t srt = freePort(SOCK_DGRAM);
-  auto server = startServer("[server]\napi_key = \"k\"\n[media]\n[[media.ingest]]\nstream = \"tcp\"\nurl = \"tcp://127.0.0.1:" + std::to_string(tcp) +
+  auto server = startServer("[server]\napi_key = \"k\"\n[[rooms]]\nprefix = \"table:\"\nmedia_stream = \"tcp\"\n"
+                            "[media]\n[[media.ingest]]\nstream = \"tcp\"\nurl = \"tcp://127.0.0.1:" + std::to_string(tcp) +
                             "?listen=1\"\n[[media.ingest]]\nstream = \"srt\"\nurl = \"srt://127.0.0.1:" +
                             std::to_string(srt) + "?mode=listener\"\n");
   ASSERT_TRUE(server);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the ingests listen
-  Process tcp_push(pushArgs("tcp://127.0.0.1:" + std::to_string(tcp), 14));
+  Process tcp_push(pushArgs("tcp://127.0.0.1:" + std::to_string(tcp), 26));
   Process srt_push(pushArgs("srt://127.0.0.1:" + std::to_string(srt), 14));
   ASSERT_TRUE(tcp_push.started() && srt_push.started());
 
@@ -171,15 +172,28 @@ TEST(MediaOrigin, FfmpegPushesOverTcpAndSrtAndEveryRenditionDecodes) {
     if (!placed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(placed) << "emsg not placed in all 4 renditions";
+  // A room publication pinned to a frame goes on the room's media stream too.
+  const auto pub = httpPost(server->port(), "/api/publish",
+                            R"({"room":"table:1","data":{"result":"red 7"},"media_ts":)" + std::to_string(at + 500'000) + "}",
+                            {{"x-api-key", "k"}});
+  ASSERT_EQ(pub.status, 200) << pub.body;
+  EXPECT_NE(pub.body.find("\"offset\":1"), std::string::npos) << pub.body;
+  bool room_event = false;
+  for (int i = 0; i < 50 && !room_event; ++i) {
+    const auto pl = httpGet(server->port(), "/hls/tcp/360p/index.m3u8").body;
+    room_event = pl.find("CLASS=\"tutti.room\"") != std::string::npos && pl.find("ID=\"table:1/") != std::string::npos;
+    if (!room_event) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(room_event) << "the room's publication is not on the media timeline";
   EXPECT_NE(httpGet(server->port(), "/hls/tcp/240p/index.m3u8").body.find("ID=\"deal-1\",CLASS=\"tutti.card\""),
             std::string::npos);
-  // The CLI decodes the multivariant stream for 4 s with no error.
+  // The CLI decodes 10 s of the multivariant stream with no error.
   const std::string url = "http://127.0.0.1:" + std::to_string(server->port()) + "/hls/tcp/master.m3u8";
-  const std::string errors = capture("ffmpeg -hide_banner -loglevel error -i " + url + " -t 4 -f null - 2>&1; echo exit=$?");
+  const std::string errors = capture("ffmpeg -hide_banner -loglevel error -i " + url + " -t 10 -f null - 2>&1; echo exit=$?");
   EXPECT_NE(errors.find("exit=0"), std::string::npos) << errors;
   EXPECT_EQ(errors.find("rror"), std::string::npos) << errors;
-  EXPECT_EQ(tcp_push.wait(30000), 0);
-  EXPECT_EQ(srt_push.wait(30000), 0);
+  EXPECT_EQ(tcp_push.wait(40000), 0);
+  EXPECT_EQ(srt_push.wait(40000), 0);
 }
 
 TEST(MediaOrigin, APublisherThatVanishesResumesAfterADiscontinuityAndGarbageHarmsNoOne) {

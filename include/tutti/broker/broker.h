@@ -50,8 +50,9 @@ struct PublishRequest {
   size_t worker = 0;
   std::string data_json;
   std::string dedup_key;  // empty: no de-duplication
-  std::optional<int64_t> at_us;     // scheduled delivery overrides (docs/protocol.md)
-  std::optional<int64_t> delay_us;
+  std::optional<int64_t> at_us = std::nullopt;  // scheduled delivery overrides (docs/protocol.md)
+  std::optional<int64_t> delay_us = std::nullopt;
+  std::optional<int64_t> media_ts_us = std::nullopt;  // the video frame it belongs to (docs/media.md)
 };
 
 struct PublishResult {

@@ -45,6 +45,7 @@ struct PublishParams {
   std::string client_msg_id;
   std::optional<int64_t> at_us;     // show at this server time
   std::optional<int64_t> delay_ms;  // show this long after ordering
+  std::optional<int64_t> media_ts_us;  // belongs to the video frame captured at this time (docs/media.md)
 };
 
 // The client's clock-sync telemetry riding on a `time` command (all optional).
@@ -101,7 +102,7 @@ std::string encodeResult(uint64_t id, std::string_view result_json);
 // {"id":N,"error":{"code":C,"message":"..."}}
 std::string encodeError(uint64_t id, const Error& error);
 
-// {"push":"pub","room":..,"epoch":..,"offset":..,"ts":..[,"at":..],"data":<data_json>}
+// {"push":"pub","room":..,"epoch":..,"offset":..,"ts":..[,"at":..][,"media_ts":..],"data":<data_json>}
 // data_pos/data_len (optional out) locate data_json inside the result, so
 // history can hand out the data without keeping a second copy.
 struct PubFrame {
@@ -110,7 +111,8 @@ struct PubFrame {
   size_t data_len = 0;
 };
 PubFrame encodePub(std::string_view room, std::string_view epoch, uint64_t offset, int64_t ts_us,
-                   std::string_view data_json, std::optional<int64_t> at_us = std::nullopt);
+                   std::string_view data_json, std::optional<int64_t> at_us = std::nullopt,
+                   std::optional<int64_t> media_ts_us = std::nullopt);
 
 // Window ids: 1-64 bytes of the room-name alphabet.
 bool validWindowId(std::string_view id);

@@ -111,6 +111,10 @@ struct RoomRule {
   // largest one-way delay we serve).
   int64_t window_tolerance_ms = 25;
   int64_t window_grace_ms = 1000;
+  // The media stream this room's events belong to: a publication carrying
+  // media_ts also becomes an event on that stream's timeline (an
+  // EXT-X-DATERANGE and an emsg, docs/media.md). "" = none.
+  std::string media_stream;
 };
 
 // [[media.ingest]]: an MPEG-TS ingest publishing one stream.

@@ -50,8 +50,9 @@ struct RoomPolicy {
 struct PublishInput {
   std::string data_json;
   std::string dedup_key;  // empty: no de-duplication
-  std::optional<int64_t> at_us;     // per-message override: show at
-  std::optional<int64_t> delay_us;  // per-message override: show ts + delay
+  std::optional<int64_t> at_us = std::nullopt;     // per-message override: show at
+  std::optional<int64_t> delay_us = std::nullopt;  // per-message override: show ts + delay
+  std::optional<int64_t> media_ts_us = std::nullopt;  // carried to subscribers: the video frame it belongs to
 };
 
 // What a subscriber gets: the position it starts after, and with recovery the

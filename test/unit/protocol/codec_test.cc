@@ -76,6 +76,23 @@ TEST(Codec, EncodesAPublicationThatParsesBackWithItsData) {
   EXPECT_EQ(f.bytes.substr(f.data_pos, f.data_len), R"({"result":"red \"17\""})");
 }
 
+TEST(Codec, APublishPinnedToAFrameCarriesMediaTsBothWays) {
+  auto items = decodeFrame(R"({"id":4,"method":"publish","params":{"room":"table:1","data":{"n":7},"media_ts":1764309189000000}})", 10);
+  ASSERT_EQ(items.size(), 1u);
+  ASSERT_TRUE(items[0].command.ok());
+  const auto& pp = std::get<PublishParams>(items[0].command->params);
+  ASSERT_TRUE(pp.media_ts_us.has_value());
+  EXPECT_EQ(*pp.media_ts_us, 1764309189000000);
+  auto bad = decodeFrame(R"({"id":5,"method":"publish","params":{"room":"table:1","data":1,"media_ts":"soon"}})", 10);
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_FALSE(bad[0].command.ok());
+  auto f = encodePub("table:1", "ep", 9, 1764309189123456, "{}", std::nullopt, 1764309189000000);
+  auto v = boost::json::parse(f.bytes).as_object();
+  EXPECT_EQ(v["media_ts"].as_int64(), 1764309189000000);
+  EXPECT_FALSE(v.contains("at"));
+  EXPECT_FALSE(boost::json::parse(encodePub("r", "e", 1, 1, "{}").bytes).as_object().contains("media_ts"));
+}
+
 TEST(Codec, EscapesControlCharactersInStrings) {
   std::string s;
   appendJsonString(s, std::string("a\n\"\x01", 4));
