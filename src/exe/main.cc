@@ -13,6 +13,7 @@
 #include "tutti/auth/jwt.h"
 #include "tutti/core/log.h"
 #include "tutti/loadgen/command.h"
+#include "tutti/media/command.h"
 #include "tutti/netem/command.h"
 #include "tutti/server/config.h"
 #include "tutti/server/server.h"
@@ -31,7 +32,8 @@ int usage() {
                "  keygen --alg RS256|ES256 --out PREFIX   write PREFIX.key (private) and PREFIX.pub\n"
                "  netem --listen HOST:PORT --target HOST:PORT [options]   link emulator (tools/netem/README.md)\n"
                "  bench --url ws://HOST:PORT [options]   load generator (tools/loadgen/README.md)\n"
-               "  audit verify FILE       check a fair-window audit log's hash chain\n");
+               "  audit verify FILE       check a fair-window audit log's hash chain\n"
+               "  ladder FILE             run the media ladder over FILE as fast as it goes (bench/media/run)\n");
   return 2;
 }
 
@@ -191,5 +193,6 @@ int main(int argc, char** argv) {
   if (cmd == "netem") return tutti::netem::runNetemCommand(args);
   if (cmd == "bench") return tutti::loadgen::runBenchCommand(args);
   if (cmd == "audit") return audit(args);
+  if (cmd == "ladder") return tutti::media::runLadderCommand(args);
   return usage();
 }
