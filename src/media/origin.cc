@@ -93,6 +93,8 @@ const char* kindOf(std::string_view path) {
 // One stream: its renditions, their bytes and the requests waiting on them.
 class Origin::Stream final : public PackageSink {
  public:
+  class PartReader;
+
   Stream(std::string name, Origin& origin) : name_(std::move(name)), o_(origin) {}
 
   const std::string& name() const { return name_; }
@@ -121,12 +123,45 @@ class Origin::Stream final : public PackageSink {
     r.inits[0] = std::make_shared<const std::string>(std::move(init));
   }
 
-  void onPart(size_t track, Part part) override {
+  // A piece of the part being written: kept until the part completes, and
+  // passed on at once to the readers streaming that part.
+  void onChunk(size_t track, const Chunk& c) override {
+    std::vector<Piece> pieces;
     std::vector<Reply> out;
     {
       std::lock_guard lock(mu_);
       if (track >= renditions_.size() || !renditions_[track].playlist) return;
       auto& r = renditions_[track];
+      if (c.first || !r.building.active || r.building.msn != c.msn || r.building.index != c.index) {
+        r.building = Building{true, c.msn, c.index, {}};
+        // Events go in front of the part's first chunk: those whose frame
+        // falls in the part as the grid predicts it.
+        Part head;
+        head.first_capture_us = c.first_capture_us;
+        head.duration_us = o_.config_.pipeline.part_us;
+        head.media_time_us = c.media_time_us;
+        placeEvents(r, head);
+        r.building.bytes = std::move(head.bytes);
+      }
+      r.building.bytes += c.bytes;
+      feedReaders(r, pieces);
+      release(out, o_.clock_.monoUs());  // held requests for this part start streaming
+    }
+    send(std::move(out));
+    deliver(std::move(pieces));
+  }
+
+  void onPart(size_t track, Part part) override {
+    std::vector<Reply> out;
+    std::vector<Piece> pieces;
+    {
+      std::lock_guard lock(mu_);
+      if (track >= renditions_.size() || !renditions_[track].playlist) return;
+      auto& r = renditions_[track];
+      // Streamed in chunks: the stored part is what was streamed (events included).
+      const bool chunked = r.building.active && r.building.msn == part.msn && r.building.index == part.index;
+      if (chunked) part.bytes = std::move(r.building.bytes);
+      r.building = Building{};
       auto& pl = *r.playlist;
       if ((r.needs_discontinuity || part.discontinuity) && !pl.empty()) {
         (void)pl.markDiscontinuity();
@@ -152,17 +187,21 @@ class Origin::Stream final : public PackageSink {
         o_.parts_refused_->inc();
         log::warn("media: part refused", {{"stream", name_}, {"rendition", r.info.name}, {"msn", std::to_string(part.msn)},
                                           {"error", added.error().message}});
-        return;
+        finishReaders(r, part.msn, part.index, nullptr, pieces);
+      } else {
+        o_.parts_->inc();
+        if (!chunked) placeEvents(r, part);
+        has_media_ = true;
+        r.bytes += part.bytes.size();
+        auto stored = std::make_shared<const std::string>(std::move(part.bytes));
+        r.parts[part.msn].push_back(stored);
+        finishReaders(r, part.msn, part.index, stored, pieces);
+        evict(r);
+        release(out, o_.clock_.monoUs());
       }
-      o_.parts_->inc();
-      placeEvents(r, part);
-      has_media_ = true;
-      r.bytes += part.bytes.size();
-      r.parts[part.msn].push_back(std::make_shared<const std::string>(std::move(part.bytes)));
-      evict(r);
-      release(out, o_.clock_.monoUs());
     }
     send(std::move(out));
+    deliver(std::move(pieces));
   }
 
   Result<void> addEvent(const MediaEvent& e) {
@@ -253,8 +292,16 @@ class Origin::Stream final : public PackageSink {
   }
 
  private:
+  struct Building {
+    bool active = false;
+    uint64_t msn = 0;
+    uint32_t index = 0;
+    std::string bytes;  // events and chunks so far
+  };
   struct Rendition {
     TrackInfo info;
+    Building building;  // the part being written
+    std::vector<std::shared_ptr<PartReader>> readers;  // responses streaming it
     std::optional<hls::MediaPlaylist> playlist;
     std::map<uint64_t, std::shared_ptr<const std::string>> inits;  // by discontinuity sequence
     uint64_t dsn = 0;
@@ -377,9 +424,21 @@ class Origin::Stream final : public PackageSink {
     switch (pl.classifyUri(w.file)) {
       case hls::ResourceState::kNotFound:
         return plain(404, "not in the window");
-      case hls::ResourceState::kHold:
+      case hls::ResourceState::kHold: {
+        // The part being written: send what there is and the rest as it comes.
+        auto m = o_.part_uri_->match(w.file);
+        if (m && r.building.active && r.building.msn == m->msn && r.building.index == m->part) {
+          auto reader = std::make_shared<PartReader>(*this, w.rendition, m->msn, static_cast<uint32_t>(m->part), w.worker);
+          renditions_[w.rendition].readers.push_back(reader);
+          o_.streamed_->inc();
+          net::HttpResponse resp = respond(200, r.info.kind == TrackKind::kAudio ? "audio/mp4" : "video/mp4", "",
+                                           "public, max-age=31536000, immutable");
+          resp.stream = reader;
+          return resp;
+        }
         if (now >= w.deadline_us) return plain(503, "not produced in time");
         return std::nullopt;
+      }
       case hls::ResourceState::kAvailable:
         break;
     }
@@ -411,8 +470,11 @@ class Origin::Stream final : public PackageSink {
   }
 
   net::HttpResponse multivariant() const {
-    // Every track is announced before the first part: from then on the list is whole.
+    // Listed once every rendition has a complete segment: players (hls.js)
+    // treat a media playlist with parts only as empty and may give up.
     if (!has_media_) return plain(404, "no media yet");
+    for (const auto& r : renditions_)
+      if (r.playlist && r.playlist->lastMsn() <= r.playlist->firstMsn()) return plain(404, "no complete segment yet");
     hls::MultivariantPlaylist mv;
     const Rendition* audio = nullptr;
     for (const auto& r : renditions_)
@@ -468,6 +530,96 @@ class Origin::Stream final : public PackageSink {
     }
   }
 
+  // ---- streaming the part being written (chunked transfer)
+ public:
+  // One response streaming one part. The HTTP session holds it; the stream
+  // keeps it in its rendition's readers until the part is complete.
+  class PartReader final : public net::BodyStream {
+   public:
+    PartReader(Stream& s, size_t rendition, uint64_t msn, uint32_t index, size_t worker)
+        : s_(s), rendition(rendition), msn(msn), index(index), worker(worker) {}
+    void next(Sink sink) override { s_.pull(*this, std::move(sink)); }
+
+    Stream& s_;
+    const size_t rendition;
+    const uint64_t msn;
+    const uint32_t index;
+    const size_t worker;
+    size_t sent = 0;        // bytes of the part handed out so far
+    Sink pending;           // asked for more before there was any
+    bool finished = false;  // the last piece is handed out
+  };
+
+ private:
+  struct Piece {
+    size_t worker;
+    net::BodyStream::Sink sink;
+    std::string bytes;
+    bool last;
+  };
+
+  // On the worker: what is there beyond what was sent, or wait for it.
+  void pull(PartReader& reader, net::BodyStream::Sink sink) {
+    std::vector<Piece> pieces;
+    {
+      std::lock_guard lock(mu_);
+      reader.pending = std::move(sink);
+      auto& r = renditions_[reader.rendition];
+      if (!reader.finished && r.building.active && r.building.msn == reader.msn && r.building.index == reader.index) {
+        take(reader, r.building.bytes, false, pieces);
+      } else if (!reader.finished) {
+        // Complete (or gone) since: the rest from the stored part.
+        std::shared_ptr<const std::string> stored;
+        auto it = r.parts.find(reader.msn);
+        if (it != r.parts.end() && reader.index < it->second.size()) stored = it->second[reader.index];
+        take(reader, stored ? *stored : std::string(), true, pieces);
+      }
+    }
+    for (auto& p : pieces) p.sink(std::move(p.bytes), p.last);  // already on the reader's worker
+  }
+
+  // Hands `reader` the bytes of `all` it has not had, if it is waiting and
+  // there are any (or this is the end).
+  void take(PartReader& reader, const std::string& all, bool last, std::vector<Piece>& pieces) {
+    if (!reader.pending) return;
+    if (!last && all.size() <= reader.sent) return;  // nothing new: keep waiting
+    std::string bytes = all.size() > reader.sent ? all.substr(reader.sent) : std::string();
+    reader.sent = std::max(reader.sent, all.size());
+    reader.finished = last;
+    pieces.push_back({reader.worker, std::move(reader.pending), std::move(bytes), last});
+    reader.pending = nullptr;
+  }
+
+  void feedReaders(Rendition& r, std::vector<Piece>& pieces) {
+    for (auto& reader : r.readers)
+      if (reader->msn == r.building.msn && reader->index == r.building.index) take(*reader, r.building.bytes, false, pieces);
+  }
+
+  // The part is complete (stored) or refused (null): every reader of it gets
+  // the rest and the end, now or at its next pull.
+  void finishReaders(Rendition& r, uint64_t msn, uint32_t index, const std::shared_ptr<const std::string>& stored,
+                     std::vector<Piece>& pieces) {
+    size_t kept = 0;
+    for (size_t i = 0; i < r.readers.size(); ++i) {
+      auto& reader = r.readers[i];
+      if (reader->msn == msn && reader->index == index) {
+        take(*reader, stored ? *stored : std::string(), true, pieces);
+        continue;  // a pull after this finds the stored part
+      }
+      if (kept != i) r.readers[kept] = std::move(reader);
+      ++kept;
+    }
+    r.readers.resize(kept);
+  }
+
+  // Outside the lock: each piece runs on its reader's worker.
+  void deliver(std::vector<Piece> pieces) {
+    for (auto& p : pieces)
+      o_.post_(p.worker, [sink = std::move(p.sink), bytes = std::move(p.bytes), last = p.last]() mutable {
+        sink(std::move(bytes), last);
+      });
+  }
+
   std::string name_;
   Origin& o_;
   mutable std::mutex mu_;
@@ -489,6 +641,7 @@ Origin::Origin(OriginConfig config, const Clock& clock, PostToWorker post, metri
   parts_ = &registry_.counter("tutti_media_parts_total", "CMAF parts packaged, all renditions");
   parts_refused_ = &registry_.counter("tutti_media_parts_refused_total", "Parts the playlist refused (logged)");
   events_placed_ = &registry_.counter("tutti_media_events_placed_total", "emsg boxes put into parts (per rendition)");
+  streamed_ = &registry_.counter("tutti_hls_streamed_parts_total", "Part responses sent with chunked transfer while being written");
   waiting_ = &registry_.gauge("tutti_hls_blocked_requests", "Playlist and part requests held until their media exists");
   auto part = hls::UriTemplate::parse(config_.playlist.part_uri);
   auto seg = hls::UriTemplate::parse(config_.playlist.segment_uri);

@@ -69,7 +69,7 @@ Result<ff::CodecCtx> openDecoder(AVCodecID id, const std::string& extradata, int
 class TrackPackager {
  public:
   TrackPackager(size_t index, TrackKind kind, const PipelineConfig& cfg, PackageSink& sink)
-      : index_(index), kind_(kind), segment_us_(cfg.segment_us), part_us_(cfg.part_us), sink_(sink) {}
+      : index_(index), kind_(kind), segment_us_(cfg.segment_us), part_us_(cfg.part_us), chunk_us_(cfg.chunk_us), sink_(sink) {}
 
   Result<void> open(const AVCodecContext* enc, TrackInfo info) {
     auto init = writer_.open(enc);
@@ -104,7 +104,13 @@ class TrackPackager {
         begin(msn, slot, capture_us, key, new_segment || discontinuity_);
       }
     }
-    return writer_.write(pkt);
+    if (auto r = writer_.write(pkt); !r) return r;
+    // A chunk ends once it spans chunk_us (with the sample just written).
+    if (chunk_us_ > 0 && capture_us + frame_us - chunk_start_us_ >= chunk_us_) {
+      chunk_start_us_ = capture_us + frame_us;
+      return chunk();
+    }
+    return {};
   }
 
   Result<void> flush(int64_t end_capture_us) {
@@ -132,12 +138,38 @@ class TrackPackager {
     part_independent_ = key || kind_ == TrackKind::kAudio;
     part_discontinuity_ = discontinuity_;
     discontinuity_ = false;
+    part_bytes_.clear();
+    chunks_in_part_ = 0;
+    chunk_start_us_ = capture_us;
   }
 
-  Result<void> emit(int64_t next_capture_us) {
+  // Cuts what was written since the last chunk and hands it out.
+  Result<void> chunk() {
     auto bytes = writer_.cut();
     if (!bytes) return bytes.error();
     if (bytes->empty()) return {};
+    Chunk c;
+    c.msn = msn_;
+    c.index = part_index_;
+    c.first_capture_us = part_start_us_;
+    c.media_time_us = part_start_us_ - zero_us_;
+    c.first = chunks_in_part_++ == 0;
+    part_bytes_ += *bytes;
+    c.bytes = std::move(*bytes);
+    sink_.onChunk(index_, c);
+    return {};
+  }
+
+  Result<void> emit(int64_t next_capture_us) {
+    if (chunk_us_ > 0) {
+      if (auto r = chunk(); !r) return r;
+    }
+    auto tail = writer_.cut();
+    if (!tail) return tail.error();
+    part_bytes_ += *tail;
+    if (part_bytes_.empty()) return {};
+    std::string bytes;
+    bytes.swap(part_bytes_);
     Part p;
     p.msn = msn_;
     p.index = part_index_;
@@ -146,7 +178,7 @@ class TrackPackager {
     p.independent = part_independent_;
     p.discontinuity = part_discontinuity_;
     p.media_time_us = part_start_us_ - zero_us_;
-    p.bytes = std::move(*bytes);
+    p.bytes = std::move(bytes);
     ++parts_out_;
     sink_.onPart(index_, std::move(p));
     return {};
@@ -156,6 +188,7 @@ class TrackPackager {
   TrackKind kind_;
   int64_t segment_us_;
   int64_t part_us_;
+  int64_t chunk_us_;
   PackageSink& sink_;
   CmafWriter writer_;
   bool open_ = false;
@@ -170,6 +203,9 @@ class TrackPackager {
   bool part_discontinuity_ = false;
   uint64_t parts_out_ = 0;
   int64_t zero_us_ = 0;
+  std::string part_bytes_;     // the part's chunks so far
+  uint32_t chunks_in_part_ = 0;
+  int64_t chunk_start_us_ = 0;
 };
 
 class PipelineImpl final : public Pipeline {

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 #include <future>
@@ -668,6 +669,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
   }
 
   void write(HttpResponse r, bool keep_alive, unsigned version) {
+    if (r.stream) return writeStream(std::move(r), keep_alive, version);
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version);
     res->set(http::field::server, "tutti/" TUTTI_VERSION);
     res->set(http::field::content_type, r.content_type);
@@ -679,6 +681,48 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
       self->m_.bytes_out->inc(n);
       if (ec || !keep_alive) return self->shutdown();
       self->doRead();
+    });
+  }
+
+  // The head, then each piece as the stream gives it (chunked transfer
+  // encoding, RFC 9112 7.1), then the last chunk.
+  void writeStream(HttpResponse r, bool keep_alive, unsigned version) {
+    auto res = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(r.status), version);
+    res->set(http::field::server, "tutti/" TUTTI_VERSION);
+    res->set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    res->keep_alive(keep_alive);
+    res->chunked(true);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_write_header(stream_, *sr, [self = shared_from_this(), res, sr, body = std::move(r.stream), keep_alive](
+                                               error_code ec, size_t n) {
+      self->m_.bytes_out->inc(n);
+      if (ec) return self->shutdown();
+      self->nextPiece(body, keep_alive);
+    });
+  }
+
+  void nextPiece(std::shared_ptr<BodyStream> body, bool keep_alive) {
+    body->next([self = shared_from_this(), body, keep_alive](std::string piece, bool last) {
+      auto out = std::make_shared<std::string>();
+      if (!piece.empty()) {
+        char size[20];
+        std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+        *out = size;
+        *out += piece;
+        *out += "\r\n";
+      }
+      if (last) *out += "0\r\n\r\n";
+      if (out->empty()) return self->shutdown();  // an empty piece that is not the last breaks the contract
+      self->stream_.expires_after(std::chrono::seconds(30));
+      asio::async_write(self->stream_, asio::buffer(*out), [self, out, body, keep_alive, last](error_code ec, size_t n) {
+        self->m_.bytes_out->inc(n);
+        if (ec) return self->shutdown();
+        if (!last) return self->nextPiece(body, keep_alive);
+        if (!keep_alive) return self->shutdown();
+        self->doRead();
+      });
     });
   }
 

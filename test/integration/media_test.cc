@@ -75,6 +75,14 @@ class Process {
     return -1;
   }
   bool started() const { return pid_ > 0; }
+  // Gone without a goodbye, as a crashed encoder or a cut cable.
+  void killNow() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      exited_ = true;
+    }
+  }
 
  private:
   pid_t pid_ = -1;
@@ -187,6 +195,32 @@ TEST(MediaOrigin, FfmpegPushesOverTcpAndSrtAndEveryRenditionDecodes) {
   EXPECT_TRUE(room_event) << "the room's publication is not on the media timeline";
   EXPECT_NE(httpGet(server->port(), "/hls/tcp/240p/index.m3u8").body.find("ID=\"deal-1\",CLASS=\"tutti.card\""),
             std::string::npos);
+  // The part the preload hint names is sent with chunked transfer while it
+  // is written, and is byte for byte the part served whole afterwards.
+  {
+    const std::string pl = httpGet(server->port(), "/hls/tcp/360p/index.m3u8").body;
+    const std::string tag = "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"";
+    const auto at_hint = pl.find(tag);
+    ASSERT_NE(at_hint, std::string::npos) << pl;
+    const std::string hint = pl.substr(at_hint + tag.size(), pl.find('"', at_hint + tag.size()) - at_hint - tag.size());
+    const std::string file = "/tmp/tutti-streamed-" + std::to_string(getpid()) + ".m4s";
+    const std::string head = capture("curl -s -D - -o " + file + " http://127.0.0.1:" + std::to_string(server->port()) +
+                                     "/hls/tcp/360p/" + hint);
+    EXPECT_NE(head.find("Transfer-Encoding: chunked"), std::string::npos) << head;
+    std::string streamed;
+    if (FILE* f = std::fopen(file.c_str(), "rb")) {
+      char buf[8192];
+      size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) streamed.append(buf, n);
+      std::fclose(f);
+    }
+    std::remove(file.c_str());
+    const auto whole = httpGet(server->port(), "/hls/tcp/360p/" + hint);
+    ASSERT_EQ(whole.status, 200);
+    EXPECT_GT(streamed.size(), 1000u);
+    EXPECT_TRUE(streamed == whole.body) << streamed.size() << " streamed vs " << whole.body.size() << " stored";
+    EXPECT_GE(metricValue(server->port(), "tutti_hls_streamed_parts_total").value_or(0), 1);
+  }
   // The CLI decodes 10 s of the multivariant stream with no error.
   const std::string url = "http://127.0.0.1:" + std::to_string(server->port()) + "/hls/tcp/master.m3u8";
   const std::string errors = capture("ffmpeg -hide_banner -loglevel error -i " + url + " -t 10 -f null - 2>&1; echo exit=$?");
@@ -206,9 +240,11 @@ TEST(MediaOrigin, APublisherThatVanishesResumesAfterADiscontinuityAndGarbageHarm
   ASSERT_TRUE(server);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   {
-    Process first(pushArgs("tcp://127.0.0.1:" + std::to_string(port), 5));
-    ASSERT_TRUE(waitFor200(server->port(), "/hls/cam/360p/index.m3u8", 15000));
-    EXPECT_EQ(first.wait(20000), 0);
+    // The first publisher vanishes mid-GOP (1 s GOPs, killed 0.5 s into one).
+    Process first(pushArgs("tcp://127.0.0.1:" + std::to_string(port), 30));
+    ASSERT_TRUE(waitForSegments(server->port(), "/hls/cam/360p/index.m3u8", 1, 15000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    first.killNow();
   }
   // Garbage into the other ingest: it is logged and dropped.
   {

@@ -116,6 +116,7 @@ class Origin {
   metrics::Counter* parts_ = nullptr;
   metrics::Counter* parts_refused_ = nullptr;
   metrics::Counter* events_placed_ = nullptr;
+  metrics::Counter* streamed_ = nullptr;
   metrics::Gauge* waiting_ = nullptr;
   std::optional<hls::UriTemplate> part_uri_, segment_uri_, init_uri_;
   mutable std::mutex mu_;  // guards streams_ (the list, not each stream)

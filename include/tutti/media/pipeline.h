@@ -41,6 +41,11 @@ struct PipelineConfig {
   int audio_kbps = 96;
   int64_t segment_us = 2'000'000;  // segments of 2 s: a key frame on every boundary
   int64_t part_us = 200'000;       // LL-HLS parts: PART-HOLD-BACK 3 x this
+  // CMAF chunks within a part (a moof+mdat each), handed out as they are
+  // made so that a part still being written can be sent as it grows. 100 ms:
+  // 3 video or 5 audio frames, about 1 KB/s of headers per rendition. 0 =
+  // one chunk per part.
+  int64_t chunk_us = 100'000;
   std::string x264_preset = "veryfast";
 };
 
@@ -96,11 +101,23 @@ struct Part {
   std::string bytes;           // moof + mdat
 };
 
+// A piece of the part being written: onChunk gives them in order, and the
+// part's onPart follows with all of them concatenated.
+struct Chunk {
+  uint64_t msn = 0;
+  uint32_t index = 0;           // the part's
+  int64_t first_capture_us = 0; // the part's
+  int64_t media_time_us = 0;    // the part's (see Part)
+  bool first = false;           // the part's first chunk
+  std::string bytes;            // moof + mdat
+};
+
 // Where packaged media goes (the origin's store). Called on the pipeline's thread.
 class PackageSink {
  public:
   virtual ~PackageSink() = default;
   virtual void onTrack(const TrackInfo& track, std::string init_segment) = 0;
+  virtual void onChunk(size_t track, const Chunk& chunk) {}
   virtual void onPart(size_t track, Part part) = 0;
   // The stream ended (publisher gone); parts may follow after a new pipeline starts.
   virtual void onEnd() = 0;

@@ -79,11 +79,25 @@ struct HttpRequest {
   std::string queryParam(std::string_view key) const;
 };
 
+// A response body that arrives in pieces, sent with chunked transfer
+// encoding as it grows (an LL-HLS part still being packaged). Once the head
+// is out and after each piece is written, the session calls next(); the
+// stream answers through `sink` exactly once, on the same worker, now or
+// later; `last` ends the body.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  using Sink = std::function<void(std::string piece, bool last)>;
+  virtual void next(Sink sink) = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body comes from here, chunked (and `body` is not sent).
+  std::shared_ptr<BodyStream> stream;
 };
 
 using HttpReply = std::function<void(HttpResponse)>;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -114,6 +115,8 @@ TEST_F(OriginTest, UnknownStreamsAndMethodsAreRefused) {
 TEST_F(OriginTest, TheMultivariantPlaylistListsTheRungsWithTheirAudio) {
   tracks();
   part(1000, 0);
+  EXPECT_EQ(now("/hls/live/master.m3u8").status, 404) << "listed before a segment is complete";
+  part(1001, 0);
   const auto r = now("/hls/live/master.m3u8");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "application/vnd.apple.mpegurl");
@@ -273,6 +276,57 @@ TEST_F(OriginTest, AnEventGoesIntoThePlaylistAndAsEmsgIntoThePartHoldingItsFrame
   part(1000, 5);
   EXPECT_EQ(now("/hls/live/360p/part-1000.0.m4s").body, "P0-1000.0");
   EXPECT_NE(now("/hls/live/360p/index.m3u8").body.find("ID=\"late\""), std::string::npos);
+}
+
+TEST_F(OriginTest, ThePartBeingWrittenIsStreamedAsItGrowsAndStoredWhole) {
+  tracks();
+  part(1000, 0);
+  auto& s = origin_.sinkFor("live");
+  auto chunk = [&](uint32_t n, bool first, std::string bytes) {
+    Chunk c;
+    c.msn = 1000;
+    c.index = n;
+    c.first_capture_us = kT0 + n * kPart;
+    c.first = first;
+    c.bytes = std::move(bytes);
+    s.onChunk(0, c);
+  };
+  // The hinted part is requested before it exists: held.
+  Answers a;
+  origin_.handle(get("/hls/live/360p/part-1000.1.m4s"), 0, a.reply());
+  EXPECT_EQ(a.count(), 0u);
+  // Its first chunk: the response starts, streamed.
+  chunk(1, true, "AAA");
+  auto r = a.wait(1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  ASSERT_TRUE(r->stream) << "not streamed";
+  std::vector<std::pair<std::string, bool>> pieces;
+  std::function<void()> pull = [&] {
+    r->stream->next([&](std::string piece, bool last) { pieces.emplace_back(std::move(piece), last); });
+  };
+  pull();
+  ASSERT_EQ(pieces.size(), 1u);
+  EXPECT_EQ(pieces[0], (std::pair<std::string, bool>{"AAA", false}));
+  pull();  // nothing new yet: waits
+  EXPECT_EQ(pieces.size(), 1u);
+  chunk(1, false, "BB");
+  ASSERT_EQ(pieces.size(), 2u);
+  EXPECT_EQ(pieces[1], (std::pair<std::string, bool>{"BB", false}));
+  pull();
+  // The part completes: the rest and the end.
+  Part p;
+  p.msn = 1000;
+  p.index = 1;
+  p.first_capture_us = kT0 + kPart;
+  p.duration_us = kPart;
+  p.bytes = "AAABB";
+  s.onPart(0, std::move(p));
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_TRUE(pieces[2].second) << "no end";
+  EXPECT_EQ(pieces[0].first + pieces[1].first + pieces[2].first, "AAABB");
+  EXPECT_EQ(now("/hls/live/360p/part-1000.1.m4s").body, "AAABB") << "stored whole";
+  EXPECT_EQ(registry_.valueOf("tutti_hls_streamed_parts_total"), 1);
 }
 
 }  // namespace
