@@ -97,7 +97,7 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   // When set, the body comes from here, chunked (and `body` is not sent).
-  std::shared_ptr<BodyStream> stream;
+  std::shared_ptr<BodyStream> stream = nullptr;
 };
 
 using HttpReply = std::function<void(HttpResponse)>;
