@@ -178,7 +178,8 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   section("media", [&](TableReader& r) {
     auto& m = c.media;
     r.get("camera", m.camera).get("camera_size", m.camera_size).get("camera_fps", m.camera_fps)
-        .get("segment_ms", m.segment_ms).get("part_ms", m.part_ms).get("rtmp_listen", m.rtmp_listen);
+        .get("segment_ms", m.segment_ms).get("part_ms", m.part_ms).get("chunk_ms", m.chunk_ms)
+        .get("rtmp_listen", m.rtmp_listen);
     r.tables("rtmp_keys", [&](TableReader& t) {
       StreamKeyConfig k;
       t.get("key", k.key).get("stream", k.stream);
@@ -254,8 +255,8 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   if (c.server.workers < 0) return makeError(1002, "config: server.workers must be >= 0");
   const auto& m = c.media;
   if (m.part_ms < 50 || m.segment_ms < 1000 || m.segment_ms % 1000 != 0 || m.part_ms > m.segment_ms ||
-      m.camera_fps < 1 || m.camera_fps > 120)
-    return makeError(1002, "config: [media] segment_ms must be whole seconds, part_ms 50..segment_ms, camera_fps 1..120");
+      m.camera_fps < 1 || m.camera_fps > 120 || m.chunk_ms < 0 || m.chunk_ms > m.part_ms)
+    return makeError(1002, "config: [media] segment_ms must be whole seconds, part_ms 50..segment_ms, camera_fps 1..120, chunk_ms 0..part_ms");
   if (c.auth.algorithm != "HS256" && c.auth.algorithm != "RS256" && c.auth.algorithm != "ES256")
     return makeError(1002, "config: auth.algorithm must be HS256, RS256 or ES256");
   return c;

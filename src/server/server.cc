@@ -244,6 +244,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
     media::OriginConfig oc;
     oc.pipeline.segment_us = m.segment_ms * 1000;
     oc.pipeline.part_us = m.part_ms * 1000;
+    oc.pipeline.chunk_us = m.chunk_ms * 1000;
     oc.playlist.target_duration_s = static_cast<int>(m.segment_ms / 1000);
     oc.playlist.part_target_s = static_cast<double>(m.part_ms) / 1000;
     origin_ = std::make_unique<media::Origin>(

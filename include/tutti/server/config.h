@@ -151,6 +151,9 @@ struct MediaConfig {
   // (PART-HOLD-BACK 0.6 s).
   int64_t segment_ms = 2000;
   int64_t part_ms = 200;
+  // CMAF chunks within a part, sent as they are made to a request for the
+  // part being written; 0 = whole parts only.
+  int64_t chunk_ms = 100;
 };
 
 struct ServerConfig {
