@@ -21,7 +21,9 @@
 #include <thread>
 #include <vector>
 
+#include "test/common/collector.h"
 #include "test/common/harness.h"
+#include "test/common/wait.h"
 #include "test/common/http_client.h"
 #include "tutti/auth/jwt.h"
 
@@ -344,6 +346,25 @@ TEST(MediaOrigin, FfmpegPushesRtmpWithAKeyOrATokenAndBadPublishersAreTurnedAway)
   EXPECT_GE(metricValue(server->port(), "tutti_rtmp_protocol_errors_total").value_or(0), 1);
   EXPECT_EQ(keyed.wait(30000), 0);
   EXPECT_EQ(tokened.wait(30000), 0);
+}
+
+TEST(MediaOrigin, TheSdkPublishesMediaTsAndSubscribersGetIt) {
+  // No media needed: the capture time rides along with the publication.
+  auto server = startServer("");
+  ASSERT_TRUE(server);
+  Collector got;
+  sdk::Client sub(clientOptions(*server));
+  ASSERT_TRUE(await(sub.subscribe("table:9", got.handlers())).ok());
+  sdk::Client pub(clientOptions(*server));
+  sdk::PublishOptions o;
+  o.media_ts_us = 1764309189000000;
+  ASSERT_TRUE(await(pub.publish("table:9", R"({"card":"KH"})", o)).ok());
+  ASSERT_TRUE(await(pub.publish("table:9", R"({"card":"QS"})")).ok());
+  ASSERT_TRUE(got.waitPubs(2, 5000));
+  const auto pubs = got.pubs();
+  ASSERT_TRUE(pubs[0].media_ts_us.has_value());
+  EXPECT_EQ(*pubs[0].media_ts_us, 1764309189000000);
+  EXPECT_FALSE(pubs[1].media_ts_us.has_value());
 }
 
 }  // namespace

@@ -153,6 +153,7 @@ struct Op {
   std::string client_msg_id;
   std::optional<int64_t> at_us;     // publish
   std::optional<int64_t> delay_ms;  // publish
+  std::optional<int64_t> media_ts_us;  // publish
   std::string window;               // window_open, action
   WindowSpec window_spec;           // window_open
   std::string action_id;            // action
@@ -380,6 +381,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       op.client_msg_id = std::move(o.client_msg_id);
       op.at_us = o.at_us;
       op.delay_ms = o.delay_ms;
+      op.media_ts_us = o.media_ts_us;
       if (op.client_msg_id.empty() && opts_.auto_client_msg_id)
         op.client_msg_id = opts_.client_id + "-" + std::to_string(next_msg_id_++);
       op.promise = std::move(p);
@@ -944,7 +946,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     std::string text;
     switch (op.type) {
       case OpType::kPublish:
-        text = codec::encodePublish(id, op.room, op.data, op.client_msg_id, op.at_us, op.delay_ms);
+        text = codec::encodePublish(id, op.room, op.data, op.client_msg_id, op.at_us, op.delay_ms, op.media_ts_us);
         break;
       case OpType::kPresence: text = codec::encodePresence(id, op.room); break;
       case OpType::kPing: text = codec::encodePing(id); break;

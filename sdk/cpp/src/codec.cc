@@ -138,7 +138,7 @@ std::string encodeUnsubscribe(uint64_t id, std::string_view room) {
 
 std::string encodePublish(uint64_t id, std::string_view room, std::string_view data_json,
                           std::string_view client_msg_id, std::optional<int64_t> at_us,
-                          std::optional<int64_t> delay_ms) {
+                          std::optional<int64_t> delay_ms, std::optional<int64_t> media_ts_us) {
   // Built by hand around the already-compact data so a large payload is
   // copied once and never re-parsed.
   std::string out;
@@ -164,6 +164,10 @@ std::string encodePublish(uint64_t id, std::string_view room, std::string_view d
   if (delay_ms) {
     out += ",\"delay_ms\":";
     out += std::to_string(*delay_ms);
+  }
+  if (media_ts_us) {
+    out += ",\"media_ts\":";
+    out += std::to_string(*media_ts_us);
   }
   out += "}}";
   return out;
@@ -255,6 +259,7 @@ Incoming decodeLine(std::string_view line) {
       in.pub.offset = u64(o, "offset", bad);
       in.pub.ts = i64(o, "ts", bad);
       if (const json::value* at = field(o, "at"); at != nullptr && !at->is_null()) in.pub.at_us = i64(o, "at", bad);
+      if (const json::value* m = field(o, "media_ts"); m != nullptr && !m->is_null()) in.pub.media_ts_us = i64(o, "media_ts", bad);
       const json::value* data = field(o, "data");
       in.pub.data = data == nullptr ? "null" : json::serialize(*data);
       if (bad || in.pub.room.empty() || field(o, "offset") == nullptr) {

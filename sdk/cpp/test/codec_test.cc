@@ -225,6 +225,18 @@ TEST(SdkEncode, PublishCarriesAtOrDelay) {
   EXPECT_FALSE(plain.at("params").as_object().contains("delay_ms"));
 }
 
+TEST(SdkCodec, MediaTsGoesOutWithAPublishAndComesBackWithThePush) {
+  auto out = parseObject(encodePublish(4, "r", "{}", "m1", std::nullopt, std::nullopt, int64_t{1764309189000000}));
+  EXPECT_EQ(out.at("params").at("media_ts").to_number<int64_t>(), 1764309189000000);
+  EXPECT_FALSE(parseObject(encodePublish(4, "r", "{}", "m1")).at("params").as_object().contains("media_ts"));
+  auto in = decodeLine(R"({"push":"pub","room":"r","epoch":"e","offset":1,"ts":10,"media_ts":1764309189000000,"data":1})");
+  ASSERT_EQ(in.kind, Kind::kPub);
+  ASSERT_TRUE(in.pub.media_ts_us.has_value());
+  EXPECT_EQ(*in.pub.media_ts_us, 1764309189000000);
+  EXPECT_FALSE(in.pub.at_us.has_value());
+  EXPECT_EQ(decodeLine(R"({"push":"pub","room":"r","epoch":"e","offset":1,"media_ts":"x","data":1})").kind, Kind::kInvalid);
+}
+
 TEST(SdkEncode, TimeCarriesTheEstimateOnlyOnceValid) {
   auto bare = parseObject(encodeTime(5, std::nullopt));
   EXPECT_EQ(bare.at("method").as_string(), "time");

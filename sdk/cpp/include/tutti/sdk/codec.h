@@ -39,7 +39,8 @@ std::string encodeUnsubscribe(uint64_t id, std::string_view room);
 // server refuses both).
 std::string encodePublish(uint64_t id, std::string_view room, std::string_view data_json,
                           std::string_view client_msg_id, std::optional<int64_t> at_us = std::nullopt,
-                          std::optional<int64_t> delay_ms = std::nullopt);
+                          std::optional<int64_t> delay_ms = std::nullopt,
+                          std::optional<int64_t> media_ts_us = std::nullopt);
 std::string encodePresence(uint64_t id, std::string_view room);
 std::string encodePing(uint64_t id);
 

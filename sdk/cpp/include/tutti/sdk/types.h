@@ -57,6 +57,9 @@ struct Publication {
   // The SDK holds such a publication until its synced clock reaches `at`
   // (SubscribeOptions::hold_until_at).
   std::optional<int64_t> at_us = std::nullopt;
+  // Pinned to a video frame: the capture time (UTC us) of the frame it
+  // belongs to (docs/media.md); a player reveals it when that frame shows.
+  std::optional<int64_t> media_ts_us = std::nullopt;
   // How far past `at` the callback runs when the publication could not be on
   // time: it arrived after `at`, or waited behind an earlier-held one. 0 when
   // released on time (or not scheduled).
@@ -72,6 +75,8 @@ struct PublishOptions {
   std::optional<int64_t> at_us = std::nullopt;
   // Or: show this long after the server orders it. Not with at_us.
   std::optional<int64_t> delay_ms = std::nullopt;
+  // The video frame (capture time, UTC us) this publication belongs to.
+  std::optional<int64_t> media_ts_us = std::nullopt;
 };
 
 // The synced server clock, read on the client (Client::serverNow()).
