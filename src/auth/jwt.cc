@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "tutti/core/base64.h"
 #include "tutti/core/log.h"
 #include "tutti/protocol/codes.h"
 
@@ -357,30 +358,7 @@ std::string_view failureReason(int c) {
   }
 }
 
-std::string base64UrlEncode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  size_t i = 0;
-  auto at = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t n = at(i) << 16 | at(i + 1) << 8 | at(i + 2);
-    out += kB64Chars[n >> 18 & 63];
-    out += kB64Chars[n >> 12 & 63];
-    out += kB64Chars[n >> 6 & 63];
-    out += kB64Chars[n & 63];
-  }
-  if (bytes.size() - i == 1) {
-    uint32_t n = at(i) << 16;
-    out += kB64Chars[n >> 18 & 63];
-    out += kB64Chars[n >> 12 & 63];
-  } else if (bytes.size() - i == 2) {
-    uint32_t n = at(i) << 16 | at(i + 1) << 8;
-    out += kB64Chars[n >> 18 & 63];
-    out += kB64Chars[n >> 12 & 63];
-    out += kB64Chars[n >> 6 & 63];
-  }
-  return out;
-}
+std::string base64UrlEncode(std::string_view bytes) { return base64Url(bytes); }
 
 std::optional<std::string> base64UrlDecode(std::string_view text) {
   if (text.size() % 4 == 1) return std::nullopt;

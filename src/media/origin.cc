@@ -6,6 +6,7 @@
 
 #include "tutti/protocol/codes.h"
 
+#include "tutti/core/base64.h"
 #include "tutti/core/log.h"
 
 namespace tutti::media {
@@ -19,26 +20,6 @@ constexpr uint64_t kMaxGapSegments = 32;
 constexpr size_t kMaxPendingEvents = 256;
 constexpr char kEventScheme[] = "urn:tutti:event:2026";
 
-std::string base64(std::string_view in) {
-  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) | static_cast<uint8_t>(in[i + 2]);
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-    out += kB64[v & 63];
-  }
-  if (i < in.size()) {
-    const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (i + 1 < in.size() ? static_cast<uint8_t>(in[i + 1]) << 8 : 0);
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 void put32(std::string& s, uint32_t v) {
   for (int i = 3; i >= 0; --i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
@@ -102,7 +83,6 @@ class Origin::Stream final : public PackageSink {
   // ---- PackageSink (the ingest's thread)
   void onTrack(const TrackInfo& track, std::string init) override {
     std::lock_guard lock(mu_);
-    live_ = true;
     if (track.index < renditions_.size() && renditions_[track.index].playlist) {
       // A new publish: a new encoder, so a new init segment after a discontinuity.
       auto& r = renditions_[track.index];
@@ -191,7 +171,6 @@ class Origin::Stream final : public PackageSink {
       } else {
         o_.parts_->inc();
         if (!chunked) placeEvents(r, part);
-        has_media_ = true;
         r.bytes += part.bytes.size();
         auto stored = std::make_shared<const std::string>(std::move(part.bytes));
         r.parts[part.msn].push_back(stored);
@@ -224,10 +203,9 @@ class Origin::Stream final : public PackageSink {
     return {};
   }
 
-  void onEnd() override {
-    std::lock_guard lock(mu_);
-    live_ = false;
-  }
+  // The publisher is gone: the playlists stay open (no ENDLIST), so the next
+  // publish continues them after a discontinuity.
+  void onEnd() override {}
 
   // ---- HTTP (a worker)
   void handle(std::string_view rest, const net::HttpRequest& req, size_t worker, net::HttpReply reply) {
@@ -279,17 +257,7 @@ class Origin::Stream final : public PackageSink {
     send(std::move(out));
   }
 
-  StreamStatus status() const {
-    std::lock_guard lock(mu_);
-    StreamStatus s;
-    s.name = name_;
-    s.live = live_;
-    for (const auto& r : renditions_) {
-      if (!r.playlist) continue;
-      s.renditions.push_back({r.info.name, r.playlist->lastMsn(), r.playlist->lastPart(), r.bytes});
-    }
-    return s;
-  }
+
 
  private:
   struct Building {
@@ -472,7 +440,6 @@ class Origin::Stream final : public PackageSink {
   net::HttpResponse multivariant() const {
     // Listed once every rendition has a complete segment: players (hls.js)
     // treat a media playlist with parts only as empty and may give up.
-    if (!has_media_) return plain(404, "no media yet");
     for (const auto& r : renditions_)
       if (r.playlist && r.playlist->lastMsn() <= r.playlist->firstMsn()) return plain(404, "no complete segment yet");
     hls::MultivariantPlaylist mv;
@@ -632,8 +599,6 @@ class Origin::Stream final : public PackageSink {
   };
   std::deque<Pending> pending_;
   uint32_t next_event_id_ = 1;
-  bool live_ = false;
-  bool has_media_ = false;
 };
 
 Origin::Origin(OriginConfig config, const Clock& clock, PostToWorker post, metrics::Registry& registry)
@@ -711,11 +676,5 @@ Result<void> Origin::addEvent(const std::string& stream, const MediaEvent& event
   return s->addEvent(event);
 }
 
-std::vector<Origin::StreamStatus> Origin::status() const {
-  std::vector<StreamStatus> out;
-  std::lock_guard g(mu_);
-  for (const auto& s : streams_) out.push_back(s->status());
-  return out;
-}
 
 }  // namespace tutti::media

@@ -125,14 +125,13 @@ class TrackPackager {
  private:
   void begin(uint64_t msn, int64_t slot, int64_t capture_us, bool key, bool new_segment) {
     if (new_segment || !open_) {
-      msn_ = std::max(msn, open_or_seen_ ? last_msn_ + 1 : msn);
+      msn_ = seen_ ? std::max(msn, msn_ + 1) : msn;  // segment numbers never repeat
       part_index_ = 0;
     } else {
       ++part_index_;
     }
     open_ = true;
-    open_or_seen_ = true;
-    last_msn_ = msn_;
+    seen_ = true;
     slot_ = slot;
     part_start_us_ = capture_us;
     part_independent_ = key || kind_ == TrackKind::kAudio;
@@ -192,10 +191,9 @@ class TrackPackager {
   PackageSink& sink_;
   CmafWriter writer_;
   bool open_ = false;
-  bool open_or_seen_ = false;
+  bool seen_ = false;  // a segment was begun (msn_ is its number)
   bool discontinuity_ = false;
   uint64_t msn_ = 0;
-  uint64_t last_msn_ = 0;
   uint32_t part_index_ = 0;
   int64_t slot_ = 0;
   int64_t part_start_us_ = 0;

@@ -228,9 +228,7 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
   }
 
   void waitRead() {
-    reading_ = true;
     socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
-      self->reading_ = false;
       self->onReadable(ec);
     });
   }
@@ -560,7 +558,6 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
   int close_code_ = 0;        // what the handler is told at the end
   int close_frame_code_ = 0;  // what our close frame carries
   bool opened_ = false;
-  bool reading_ = false;
   bool writing_ = false;
   bool pump_scheduled_ = false;  // in the worker's flush list
   bool probe_due_ = false;

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include "tutti/core/base64.h"
+
 #include <array>
 
 namespace tutti::net {
@@ -84,19 +86,7 @@ std::string websocketAccept(std::string_view key) {
   constexpr size_t kSha1Bytes = 20;
   unsigned char d[kSha1Bytes];
   EVP_Digest(in.data(), in.size(), d, nullptr, EVP_sha1(), nullptr);
-  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < kSha1Bytes; i += 3) {
-    const uint32_t b0 = d[i];
-    const uint32_t b1 = i + 1 < kSha1Bytes ? d[i + 1] : 0;
-    const uint32_t b2 = i + 2 < kSha1Bytes ? d[i + 2] : 0;
-    const uint32_t v = (b0 << 16) | (b1 << 8) | b2;
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += i + 1 < kSha1Bytes ? kB64[(v >> 6) & 63] : '=';
-    out += i + 2 < kSha1Bytes ? kB64[v & 63] : '=';
-  }
-  return out;
+  return base64(std::string_view(reinterpret_cast<const char*>(d), kSha1Bytes));
 }
 
 bool validUtf8(std::string_view s) {

@@ -88,21 +88,6 @@ class Origin {
   // Answers an /hls/ request: calls reply on `worker`, now or later.
   void handle(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
 
-  // Streams and their renditions, for the API and tests.
-  struct RenditionStatus {
-    std::string name;
-    uint64_t last_msn = 0;
-    std::optional<uint64_t> last_part;
-    size_t bytes_held = 0;
-  };
-  struct StreamStatus {
-    std::string name;
-    bool live = false;
-    std::vector<RenditionStatus> renditions;
-  };
-  std::vector<StreamStatus> status() const;
-
-  const OriginConfig& config() const { return config_; }
 
  private:
   class Stream;
