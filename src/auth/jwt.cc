@@ -312,17 +312,6 @@ int64_t saturatingSub(int64_t a, int64_t b) {
   return r;
 }
 
-// --- base64url -------------------------------------------------------------------
-
-constexpr char kB64Chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-constexpr std::array<int8_t, 256> makeB64Table() {
-  std::array<int8_t, 256> t{};
-  for (auto& x : t) x = -1;
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64Chars[i])] = static_cast<int8_t>(i);
-  return t;
-}
-constexpr std::array<int8_t, 256> kB64Values = makeB64Table();
 
 }  // namespace
 
@@ -360,26 +349,7 @@ std::string_view failureReason(int c) {
 
 std::string base64UrlEncode(std::string_view bytes) { return base64Url(bytes); }
 
-std::optional<std::string> base64UrlDecode(std::string_view text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3 + 2);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char ch : text) {
-    int8_t v = kB64Values[static_cast<unsigned char>(ch)];
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6 | static_cast<uint32_t>(v)) & 0xFFFFFF;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>(acc >> bits & 0xFF);
-    }
-  }
-  // Leftover bits (2 or 4) must be zero: only the canonical encoding is accepted.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
+std::optional<std::string> base64UrlDecode(std::string_view text) { return tutti::base64UrlDecode(text); }
 
 struct JwtVerifier::Keys {
   std::string secret;  // HS256

@@ -37,11 +37,28 @@ int usage() {
   return 2;
 }
 
+// 128 bits from the kernel, hex: the all-in-one mode's API and admin key.
+std::string randomKey() {
+  unsigned char b[16] = {};
+  FILE* f = std::fopen("/dev/urandom", "rb");
+  const bool ok = f && std::fread(b, 1, sizeof b, f) == sizeof b;
+  if (f) std::fclose(f);
+  if (!ok) return {};  // no key: the API and admin pages stay off
+  std::string out;
+  for (unsigned char c : b) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
 int serve(const std::vector<std::string>& args) {
   tutti::server::ServerConfig config;
   // Without a config file: all-in-one on loopback, with the synthetic camera
   // publishing stream "demo", so that the demo shows live video on a bare machine.
   config.media.camera = true;
+  bool all_in_one = true;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--config" && i + 1 < args.size()) {
       auto c = tutti::server::loadConfig(args[++i]);
@@ -50,9 +67,21 @@ int serve(const std::vector<std::string>& args) {
         return 2;
       }
       config = std::move(c.value());
+      all_in_one = false;
     } else {
       return usage();
     }
+  }
+  if (all_in_one) {
+    // The demo table plays in table:1, its results pinned to the camera's
+    // frames; the admin pages get a fresh key, printed below.
+    config.demo.table = "table:1";
+    tutti::server::RoomRule table;
+    table.prefix = "table:";
+    table.presence = true;
+    table.media_stream = "demo";
+    config.rooms.push_back(table);
+    config.server.api_key = randomKey();
   }
   tutti::log::Level level;
   if (!tutti::log::parseLevel(config.server.log_level, level)) {
@@ -78,6 +107,10 @@ int serve(const std::vector<std::string>& args) {
   const auto host = config.server.listen.substr(0, config.server.listen.rfind(':'));
   // The first stdout line: tests and scripts read the bound port from it.
   std::printf("listening on %s:%u\n", host.c_str(), static_cast<unsigned>((*server)->port()));
+  const std::string base = "http://" + host + ":" + std::to_string((*server)->port());
+  if (all_in_one)
+    std::printf("demo: %s/\nadmin: %s/admin (user admin, password %s)\n", base.c_str(), base.c_str(),
+                config.server.api_key.c_str());
   std::fflush(stdout);
   tutti::log::info("listening", {{"addr", host + ":" + std::to_string((*server)->port())},
                                  {"ws", "ws://" + host + ":" + std::to_string((*server)->port()) + "/ws"},

@@ -170,6 +170,7 @@ class Origin::Stream final : public PackageSink {
         finishReaders(r, part.msn, part.index, nullptr, pieces);
       } else {
         o_.parts_->inc();
+        newest_capture_us_ = std::max(newest_capture_us_, part.first_capture_us + part.duration_us);
         if (!chunked) placeEvents(r, part);
         r.bytes += part.bytes.size();
         auto stored = std::make_shared<const std::string>(std::move(part.bytes));
@@ -181,6 +182,19 @@ class Origin::Stream final : public PackageSink {
     }
     send(std::move(out));
     deliver(std::move(pieces));
+  }
+
+  StreamInfo info() const {
+    std::lock_guard lock(mu_);
+    StreamInfo out;
+    out.name = name_;
+    for (const auto& r : renditions_) {
+      if (!r.playlist) continue;
+      out.renditions.push_back(r.info);
+      if (!r.playlist->empty() && r.info.kind == TrackKind::kVideo && !out.last_msn) out.last_msn = r.playlist->lastMsn();
+    }
+    if (newest_capture_us_ > 0) out.newest_capture_us = newest_capture_us_;
+    return out;
   }
 
   Result<void> addEvent(const MediaEvent& e) {
@@ -591,6 +605,7 @@ class Origin::Stream final : public PackageSink {
   Origin& o_;
   mutable std::mutex mu_;
   std::vector<Rendition> renditions_;  // by track index
+  int64_t newest_capture_us_ = 0;  // end of the newest packaged part (any rendition)
   std::vector<Waiter> waiters_;
   struct Pending {
     MediaEvent event;
@@ -668,6 +683,17 @@ void Origin::handle(const net::HttpRequest& req, size_t worker, net::HttpReply r
   Stream* s = find(std::string(path.substr(0, slash)));
   if (!s) return reply(plain(404, "no such stream"));
   s->handle(path.substr(slash + 1), req, worker, std::move(reply));
+}
+
+std::vector<StreamInfo> Origin::streams() const {
+  std::vector<Stream*> all;
+  {
+    std::lock_guard g(mu_);
+    for (const auto& s : streams_) all.push_back(s.get());
+  }
+  std::vector<StreamInfo> out;
+  for (Stream* s : all) out.push_back(s->info());
+  return out;
 }
 
 Result<void> Origin::addEvent(const std::string& stream, const MediaEvent& event) {

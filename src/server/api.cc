@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "connection.h"
+#include "tutti/core/base64.h"
 #include "tutti/media/origin.h"
 #include "tutti/protocol/codes.h"
 
@@ -51,22 +52,29 @@ void Api::handle(net::HttpRequest req, size_t worker, net::HttpReply reply) {
     return counted(ctx_.draining.load() ? net::HttpResponse{503, "text/plain", "draining\n", {}}
                                         : net::HttpResponse{200, "text/plain", "ready\n", {}});
   if (path == "/metrics") return counted({200, "text/plain; version=0.0.4", ctx_.registry.render(), {}});
-  if (path == "/" && req.method == "GET")
-    return counted({200, "text/plain", "tutti " TUTTI_VERSION ": WebSocket at /ws, API at /api (docs/api.md)\n", {}});
-  if (path.rfind("/api/", 0) != 0) return counted(errorResponse(404, code::kBadRequest, "no such path"));
-
-  const auto& key = ctx_.config.server.api_key;
-  if (key.empty()) return counted(errorResponse(403, code::kPermissionDenied, "HTTP API disabled: set server.api_key"));
-  std::string_view given = req.header("x-api-key");
-  if (given.empty()) {
-    auto authz = req.header("authorization");
-    if (authz.rfind("apikey ", 0) == 0) given = authz.substr(7);
+  const bool admin = path == "/admin" || path.rfind("/admin/", 0) == 0;
+  if (path.rfind("/api/", 0) != 0) {
+    if (req.method != "GET") return counted(errorResponse(405, code::kBadRequest, "use GET"));
+    // The admin pages show what the API shows: behind the same key.
+    if (admin) {
+      if (ctx_.config.server.api_key.empty())
+        return counted(errorResponse(403, code::kPermissionDenied, "admin pages disabled: set server.api_key"));
+      if (!authorised(req)) {
+        auto r = errorResponse(401, code::kPermissionDenied, "the admin pages need the API key as the password");
+        r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"tutti admin\", charset=\"UTF-8\"");
+        return counted(std::move(r));
+      }
+    }
+    if (auto page = pages_.get(path)) return counted(std::move(*page));
+    if (path == "/")
+      return counted({200, "text/plain", "tutti " TUTTI_VERSION ": WebSocket at /ws, API at /api (docs/api.md); "
+                                         "no web pages built (node web/build.mjs)\n", {}});
+    return counted(errorResponse(404, code::kBadRequest, "no such path"));
   }
-  // Length-independent comparison so the key does not leak through timing.
-  bool ok = given.size() == key.size();
-  unsigned char diff = 0;
-  for (size_t i = 0; i < key.size(); ++i) diff |= static_cast<unsigned char>(key[i] ^ (i < given.size() ? given[i] : 0));
-  if (!ok || diff != 0) return counted(errorResponse(401, code::kPermissionDenied, "missing or wrong API key"));
+
+  if (ctx_.config.server.api_key.empty())
+    return counted(errorResponse(403, code::kPermissionDenied, "HTTP API disabled: set server.api_key"));
+  if (!authorised(req)) return counted(errorResponse(401, code::kPermissionDenied, "missing or wrong API key"));
 
   const bool post = req.method == "POST";
   const bool get = req.method == "GET";
@@ -80,7 +88,50 @@ void Api::handle(net::HttpRequest req, size_t worker, net::HttpReply reply) {
   if (path == "/api/rooms") return rooms(worker, counted);
   if (path == "/api/stats") return stats(worker, counted);
   if (path == "/api/latency") return latency(req, worker, counted);
+  if (path == "/api/media/streams") return mediaStreams(counted);
   return counted(errorResponse(404, code::kBadRequest, "no such API path"));
+}
+
+// The key as X-API-Key, "Authorization: apikey <key>", or the password of
+// HTTP Basic (any user name: what a browser sends for the admin pages).
+bool Api::authorised(const net::HttpRequest& req) const {
+  const auto& key = ctx_.config.server.api_key;
+  std::string_view given = req.header("x-api-key");
+  std::optional<std::string> basic;
+  if (given.empty()) {
+    auto authz = req.header("authorization");
+    if (authz.rfind("apikey ", 0) == 0) given = authz.substr(7);
+    else if (authz.rfind("Basic ", 0) == 0 && (basic = base64Decode(authz.substr(6))))
+      if (const auto colon = basic->find(':'); colon != std::string::npos) given = std::string_view(*basic).substr(colon + 1);
+  }
+  // Length-independent comparison so the key does not leak through timing.
+  bool ok = given.size() == key.size();
+  unsigned char diff = 0;
+  for (size_t i = 0; i < key.size(); ++i) diff |= static_cast<unsigned char>(key[i] ^ (i < given.size() ? given[i] : 0));
+  return ok && diff == 0 && !key.empty();
+}
+
+void Api::mediaStreams(net::HttpReply reply) {
+  json::array streams;
+  if (ctx_.origin)
+    for (const auto& s : ctx_.origin->streams()) {
+      json::array rends;
+      for (const auto& t : s.renditions) {
+        json::object r{{"name", t.name}, {"kind", t.kind == media::TrackKind::kVideo ? "video" : "audio"},
+                       {"codecs", t.codecs}, {"bandwidth", t.bandwidth_bps}};
+        if (t.kind == media::TrackKind::kVideo) {
+          r["width"] = t.width;
+          r["height"] = t.height;
+          r["frame_rate"] = t.frame_rate;
+        }
+        rends.push_back(std::move(r));
+      }
+      json::object o{{"stream", s.name}, {"renditions", std::move(rends)}};
+      if (s.last_msn) o["msn"] = *s.last_msn;
+      if (s.newest_capture_us) o["newest_capture_us"] = *s.newest_capture_us;
+      streams.push_back(std::move(o));
+    }
+  reply(jsonResponse(200, json::object{{"streams", std::move(streams)}}));
 }
 
 void Api::publish(const net::HttpRequest& req, size_t worker, net::HttpReply reply) {
@@ -132,9 +183,16 @@ void Api::history(const net::HttpRequest& req, size_t worker, net::HttpReply rep
     if (!page) return reply(errorResponse(404, code::kBadRequest, "no such room"));
     json::array pubs;
     for (const auto& p : page->publications) {
+      // The stored frame is the wire push: its scheduling and media fields
+      // come along (docs/protocol.md), so the API shows what subscribers got.
       boost::system::error_code ec;
-      json::value data = json::parse(p.data(), ec);
-      pubs.push_back(json::object{{"offset", p.offset}, {"ts", p.ts_us}, {"data", std::move(data)}});
+      json::value push = json::parse(*p.frame, ec);
+      json::object out{{"offset", p.offset}, {"ts", p.ts_us}};
+      if (push.is_object())
+        for (const char* k : {"at", "media_ts"})
+          if (auto* v = push.get_object().if_contains(k)) out[k] = *v;
+      out["data"] = json::parse(p.data(), ec);
+      pubs.push_back(std::move(out));
     }
     reply(jsonResponse(200, json::object{{"room", room}, {"epoch", page->epoch}, {"offset", page->top},
                                          {"first_offset", page->first_offset}, {"publications", std::move(pubs)}}));

@@ -1,5 +1,7 @@
 #include "tutti/server/config.h"
 
+#include "tutti/protocol/codec.h"
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -12,6 +14,9 @@
 #include <toml++/toml.h>
 
 namespace tutti::server {
+
+std::string defaultWebRoot() { return TUTTI_WEB_ROOT; }
+
 namespace {
 
 Error configError(const toml::node& n, const std::string& key, const std::string& what) {
@@ -193,6 +198,13 @@ Result<ServerConfig> parseConfig(std::string_view text) {
       m.ingests.push_back(in);
     });
   });
+  section("web", [&](TableReader& r) { r.get("root", c.web.root); });
+  section("demo", [&](TableReader& r) {
+    auto& d = c.demo;
+    r.get("table", d.table).get("stream", d.stream).get("betting_ms", d.betting_ms).get("pause_ms", d.pause_ms);
+    if (d.betting_ms < 100 || d.pause_ms < 0) r.refuse("betting_ms", "betting_ms must be at least 100, pause_ms not negative");
+    if (!d.table.empty() && !protocol::validRoomName(d.table)) r.refuse("table", "not a valid room name");
+  });
   if (!err) {
     if (auto* n = root.get("rooms")) {
       auto* arr = n->as_array();
@@ -240,7 +252,7 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   }
   if (!err)
     for (auto& [k, v] : root)
-      if (k != "server" && k != "limits" && k != "auth" && k != "media" && k != "rooms") {
+      if (k != "server" && k != "limits" && k != "auth" && k != "media" && k != "web" && k != "demo" && k != "rooms") {
         err = configError(v, std::string(k.str()), "unknown section");
         break;
       }

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "demo_table.h"
 #include "api.h"
 #include "connection.h"
 #include "context.h"
@@ -202,6 +203,10 @@ class ServerImpl final : public Server, public net::HttpHandler {
 
     // Before the listener: requests may reach the origin from the first one on.
     if (auto m = startMedia(); !m) return m;
+    if (!cfg.demo.table.empty()) {
+      demo_ = std::make_unique<DemoTable>(ctx_, cfg.demo);
+      demo_->start();
+    }
 
     auto hp = splitHostPort(cfg.server.listen);
     if (!hp) return hp.error();
@@ -323,6 +328,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
     if (shut_down_) return;
     shut_down_ = true;
     ctx_.draining = true;
+    if (demo_) demo_->stop();
     if (camera_) camera_->stop();
     for (auto& in : ingests_) in->stop();
     if (rtmp_) rtmp_->stop();
@@ -368,6 +374,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
   std::vector<std::unique_ptr<WorkerExecutor>> executors_;
   std::unique_ptr<net::Listener> listener_;
   std::unique_ptr<sync::AuditLog> audit_;
+  std::unique_ptr<DemoTable> demo_;
   // Destroyed in reverse: the camera, then the ingests (they feed the
   // origin's sinks), then the origin.
   std::unique_ptr<media::Origin> origin_;

@@ -18,6 +18,12 @@ struct HttpResponse {
   std::string body;
   std::string content_type;
   std::string error;     // transport error, empty on success
+  Headers headers;       // names lower-cased
+  std::string header(std::string_view name) const {
+    for (const auto& [k, v] : headers)
+      if (k == name) return v;
+    return {};
+  }
 };
 
 HttpResponse httpRequest(uint16_t port, std::string_view method, std::string_view target,

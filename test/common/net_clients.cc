@@ -1,6 +1,7 @@
 // The one translation unit of test/common that includes Beast: the HTTP client
 // and RawWsClient.
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <deque>
@@ -73,6 +74,11 @@ HttpResponse httpRequest(uint16_t port, std::string_view method, std::string_vie
         out.status = static_cast<int>(res.result_int());
         out.body = std::move(res.body());
         out.content_type = std::string(res[http::field::content_type]);
+        for (const auto& f : res) {
+          std::string name(f.name_string());
+          for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          out.headers.emplace_back(std::move(name), std::string(f.value()));
+        }
       });
     });
   });

@@ -62,6 +62,14 @@ struct MediaEvent {
   std::string data;            // application data (e.g. JSON), carried base64 in X-TUTTI-DATA and raw in the emsg
 };
 
+// What a stream has now (for the API and the demo table).
+struct StreamInfo {
+  std::string name;
+  std::vector<TrackInfo> renditions;  // video rungs, then audio
+  std::optional<uint64_t> last_msn;   // of the first video rendition, once it has a part
+  std::optional<int64_t> newest_capture_us;  // capture time at the end of the newest packaged part
+};
+
 // Runs a function on a server worker (HTTP replies must run on the worker
 // that received the request).
 using PostToWorker = std::function<void(size_t worker, std::function<void()>)>;
@@ -83,6 +91,9 @@ class Origin {
   // part is not packaged yet (packaged parts are immutable: then the date
   // range alone says it). Errors: unknown stream, bad or reused id.
   Result<void> addEvent(const std::string& stream, const MediaEvent& event);
+
+  // Every stream's renditions and newest part. Any thread.
+  std::vector<StreamInfo> streams() const;
 
   static bool handles(std::string_view path) { return path.starts_with("/hls/"); }
   // Answers an /hls/ request: calls reply on `worker`, now or later.

@@ -156,11 +156,38 @@ struct MediaConfig {
   int64_t chunk_ms = 100;
 };
 
+// The source tree's web/dist (where web/build.mjs writes the pages), so a
+// built checkout serves its own pages.
+std::string defaultWebRoot();
+
+// [web]: the pages (docs/web.md): the demo at /, the admin dashboard at
+// /admin (HTTP Basic, the password is server.api_key).
+struct WebConfig {
+  // Directory of the built pages; "" = no pages.
+  std::string root = defaultWebRoot();
+};
+
+// [demo]: a demo table, the live game the demo page shows. Rounds of a fair
+// betting window, then a result pinned to the video frame of its moment.
+struct DemoConfig {
+  // The room it plays in; "" = off. `tutti serve` without a config plays in
+  // "table:1".
+  std::string table;
+  // The stream whose frames the results belong to (their media_ts).
+  std::string stream = "demo";
+  // A round: betting_ms of open window, the room's grace, the result, then
+  // pause_ms before the next round; long enough to place a bet by hand.
+  int64_t betting_ms = 10000;
+  int64_t pause_ms = 5000;
+};
+
 struct ServerConfig {
   ListenConfig server;
   LimitsConfig limits;
   AuthConfig auth;
   MediaConfig media;
+  WebConfig web;
+  DemoConfig demo;
   std::vector<RoomRule> rooms = {RoomRule{}};
 
   // The rule for a room name: longest prefix match (there is always the "" rule).
