@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <vector>
 
 #include "tutti/core/log.h"
@@ -39,6 +40,16 @@ pid_t SyntheticCamera::spawn() {
                                    "-vf", text, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
                                    "-g", gop, "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
                                    "-f", "mpegts", config_.target};
+  if (config_.stamp_wall_clock) {
+    // PTS = the wall clock when ffmpeg starts plus media time (the TS muxer
+    // keeps it modulo 2^33 / 90 kHz), without the muxer's own 1.4 s delay.
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count() % 95'443'717;
+    char offset[32];
+    std::snprintf(offset, sizeof offset, "%lld.%03lld", static_cast<long long>(now_ms / 1000),
+                  static_cast<long long>(now_ms % 1000));
+    args.insert(args.end() - 3, {"-muxdelay", "0", "-muxpreload", "0", "-output_ts_offset", offset});
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -17,8 +17,23 @@ constexpr AVRational kUs{1, 1'000'000};
 constexpr AVRational kVideoTb{1, 90'000};
 constexpr int kAudioRate = 48'000;
 // A jump in source time larger than this (either way) is a break in the
-// timeline (a new encoder, a wrap nobody unwrapped): re-anchor to the wall clock.
+// timeline (a new encoder, a wrap nobody unwrapped): re-anchor (PipelineConfig::Timeline).
 constexpr int64_t kMaxJumpUs = 5'000'000;
+
+}  // namespace
+
+int64_t sourceCaptureUs(int64_t pts_us, int64_t now_us, int64_t wrap_us) {
+  if (wrap_us <= 0) return pts_us;
+  // pts + k * wrap nearest to now: k = round((now - pts) / wrap).
+  const int64_t diff = now_us - pts_us;
+  int64_t k = diff / wrap_us;
+  const int64_t rest = diff - k * wrap_us;
+  if (rest > wrap_us / 2) ++k;
+  else if (rest < -wrap_us / 2) --k;
+  return pts_us + k * wrap_us;
+}
+
+namespace {
 
 Error ffFailure(const std::string& what, int err) { return makeError(code::kInternal, what + ": " + ff::errorText(err)); }
 
@@ -358,7 +373,13 @@ class PipelineImpl final : public Pipeline {
   int64_t capture(int64_t pts_us) {
     if (!anchored_ || pts_us - last_pts_us_ > kMaxJumpUs || pts_us - last_pts_us_ < -kMaxJumpUs) {
       const int64_t now = clock_.wallUs();
-      if (anchored_) {
+      const bool source = cfg_.timeline == PipelineConfig::Timeline::kSource;
+      // A source that stamps its own clock is taken at its word (a step
+      // back drops frames until it passes the last one, as any overlap).
+      const int64_t at = source ? sourceCaptureUs(pts_us, now, cfg_.source_wrap_us) : std::max(now, last_capture_us_ + 1);
+      // Its timestamps wrapping while its clock goes on is no break.
+      const bool continuous = source && anchored_ && std::llabs(at - last_capture_us_) <= kMaxJumpUs;
+      if (anchored_ && !continuous) {
         ++stats_.discontinuities;
         log::warn("media timeline break: re-anchored", {{"jump_us", std::to_string(pts_us - last_pts_us_)}});
         for (auto& r : rungs_) r.track->markDiscontinuity();
@@ -367,7 +388,8 @@ class PipelineImpl final : public Pipeline {
         if (fifo_) av_audio_fifo_reset(fifo_.get());
       }
       anchor_pts_us_ = pts_us;
-      anchor_capture_us_ = std::max(now, last_capture_us_ + 1);
+      anchor_capture_us_ = at;
+      last_pts_us_ = pts_us;
       anchored_ = true;
     }
     last_pts_us_ = std::max(last_pts_us_, pts_us);

@@ -184,7 +184,8 @@ Result<ServerConfig> parseConfig(std::string_view text) {
     auto& m = c.media;
     r.get("camera", m.camera).get("camera_size", m.camera_size).get("camera_fps", m.camera_fps)
         .get("segment_ms", m.segment_ms).get("part_ms", m.part_ms).get("chunk_ms", m.chunk_ms)
-        .get("rtmp_listen", m.rtmp_listen);
+        .get("rtmp_listen", m.rtmp_listen).get("timeline", m.timeline);
+    if (m.timeline != "arrival" && m.timeline != "source") r.refuse("timeline", "must be \"arrival\" or \"source\"");
     r.tables("rtmp_keys", [&](TableReader& t) {
       StreamKeyConfig k;
       t.get("key", k.key).get("stream", k.stream);
@@ -193,7 +194,9 @@ Result<ServerConfig> parseConfig(std::string_view text) {
     });
     r.tables("ingest", [&](TableReader& t) {
       IngestConfig in;
-      t.get("stream", in.stream).get("url", in.url);
+      t.get("stream", in.stream).get("url", in.url).get("timeline", in.timeline);
+      if (!in.timeline.empty() && in.timeline != "arrival" && in.timeline != "source")
+        t.refuse("timeline", "must be \"arrival\" or \"source\"");
       if (in.stream.empty() || in.url.empty()) t.refuse("stream", "each [[media.ingest]] needs stream and url");
       m.ingests.push_back(in);
     });

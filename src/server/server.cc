@@ -260,11 +260,14 @@ class ServerImpl final : public Server, public net::HttpHandler {
     if (m.camera) {
       const uint16_t port = freeLoopbackPort();
       if (port == 0) return makeError(1002, "media: no free port for the synthetic camera's ingest");
-      ingests.push_back({"demo", "tcp://127.0.0.1:" + std::to_string(port) + "?listen=1"});
+      ingests.push_back({"demo", "tcp://127.0.0.1:" + std::to_string(port) + "?listen=1", ""});
       camera_target = "tcp://127.0.0.1:" + std::to_string(port);
     }
     for (const auto& in : ingests) {
-      ingests_.push_back(std::make_unique<media::TsIngest>(in.url, oc.pipeline, origin_->sinkFor(in.stream), ctx_.clock));
+      media::PipelineConfig pc = oc.pipeline;
+      pc.timeline = (in.timeline.empty() ? m.timeline : in.timeline) == "source" ? media::PipelineConfig::Timeline::kSource
+                                                                                  : media::PipelineConfig::Timeline::kArrival;
+      ingests_.push_back(std::make_unique<media::TsIngest>(in.url, pc, origin_->sinkFor(in.stream), ctx_.clock));
       ingests_.back()->start();
       log::info("media ingest", {{"stream", in.stream}, {"url", in.url}});
     }
@@ -287,6 +290,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
       cc.size = m.camera_size;
       cc.fps = m.camera_fps;
       cc.gop_frames = m.camera_fps * 2;
+      cc.stamp_wall_clock = m.timeline == "source";
       camera_ = std::make_unique<media::SyntheticCamera>(cc);
       camera_->start();
     }

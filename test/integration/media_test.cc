@@ -17,6 +17,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -294,6 +296,82 @@ TEST(MediaOrigin, APublisherThatVanishesResumesAfterADiscontinuityAndGarbageHarm
   EXPECT_EQ(httpGet(server->port(), "/hls/cam/360p/init-1.mp4").status, 200);
   EXPECT_EQ(httpGet(server->port(), "/healthz").status, 200);
   EXPECT_EQ(second.wait(20000), 0);
+}
+
+// A media playlist's segments by number: the segment's own lines (EXTINF,
+// program date time, discontinuity, URI) and, apart, its part lines (older
+// segments lose theirs as the live edge moves on, at each origin's pace).
+struct Segments {
+  std::map<uint64_t, std::string> lines, parts;
+};
+Segments segmentsOf(const std::string& playlist) {
+  Segments out;
+  uint64_t msn = 0;
+  std::string seg, parts;
+  std::istringstream in(playlist);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("#EXT-X-MEDIA-SEQUENCE:", 0) == 0) msn = std::stoull(line.substr(22));
+    else if (line.rfind("#EXT-X-PART:", 0) == 0) parts += line + "\n";
+    else if (line.rfind("#EXTINF:", 0) == 0 || line.rfind("#EXT-X-PROGRAM-DATE-TIME:", 0) == 0 ||
+             line.rfind("#EXT-X-DISCONTINUITY", 0) == 0 || line.rfind("#EXT-X-GAP", 0) == 0)
+      seg += line + "\n";
+    else if (!line.empty() && line[0] != '#') {
+      out.lines[msn] = seg + line;
+      out.parts[msn] = parts;
+      ++msn;
+      seg.clear();
+      parts.clear();
+    }
+  }
+  return out;
+}
+
+TEST(MediaOrigin, TwoOriginsFedTheSameSourceOnItsTimelinePublishIdenticalPlaylists) {
+  if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg CLI missing (scripts/setup installs it)";
+  const uint16_t in_a = freePort(SOCK_STREAM), in_b = freePort(SOCK_STREAM);
+  auto config = [](uint16_t in) {
+    return "[media]\ntimeline = \"source\"\n[[media.ingest]]\nstream = \"table\"\nurl = \"tcp://127.0.0.1:" +
+           std::to_string(in) + "?listen=1\"\n";
+  };
+  auto a = startServer(config(in_a));
+  auto b = startServer(config(in_b));
+  ASSERT_TRUE(a && b);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // One encoder stamping its wall clock, sent to both origins (the tee muxer).
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count() % 95'443'717;
+  char offset[32];
+  std::snprintf(offset, sizeof offset, "%lld.%03lld", static_cast<long long>(now_ms / 1000), static_cast<long long>(now_ms % 1000));
+  auto args = pushArgs("", 14);
+  args.pop_back();  // the url
+  args.pop_back();  // "mpegts"
+  args.pop_back();  // "-f"
+  for (const std::string x : {std::string("-output_ts_offset"), std::string(offset), std::string("-map"), std::string("0:v"), std::string("-map"), std::string("1:a"), std::string("-f"), std::string("tee")}) args.push_back(x);
+  args.push_back("[f=mpegts]tcp://127.0.0.1:" + std::to_string(in_a) + "|[f=mpegts]tcp://127.0.0.1:" + std::to_string(in_b));
+  Process push(args);
+  ASSERT_TRUE(push.started());
+  for (const char* rendition : {"480p", "240p", "audio"}) {
+    const std::string target = std::string("/hls/table/") + rendition + "/index.m3u8";
+    ASSERT_TRUE(waitForSegments(a->port(), target, 3, 20000) && waitForSegments(b->port(), target, 3, 20000)) << rendition;
+    const auto sa = segmentsOf(httpGet(a->port(), target).body);
+    const auto sb = segmentsOf(httpGet(b->port(), target).body);
+    size_t common = 0, common_parts = 0;
+    for (const auto& [msn, lines] : sa.lines) {
+      auto it = sb.lines.find(msn);
+      if (it == sb.lines.end()) continue;
+      ++common;
+      EXPECT_EQ(lines, it->second) << rendition << " segment " << msn;
+      const auto& pa = sa.parts.at(msn);
+      const auto& pb = sb.parts.at(msn);
+      if (!pa.empty() && !pb.empty()) {
+        ++common_parts;
+        EXPECT_EQ(pa, pb) << rendition << " parts of segment " << msn;
+      }
+    }
+    EXPECT_GE(common, 3u) << rendition;
+    EXPECT_GE(common_parts, 1u) << rendition;
+  }
+  EXPECT_EQ(httpGet(a->port(), "/hls/table/master.m3u8").body, httpGet(b->port(), "/hls/table/master.m3u8").body);
 }
 
 std::vector<std::string> rtmpArgs(const std::string& url, int seconds) {

@@ -19,6 +19,9 @@ struct CameraConfig {
   int fps = 30;
   int gop_frames = 60;
   std::string ffmpeg = "ffmpeg";
+  // Stamp the wall clock (at start) into the MPEG-TS timestamps, for an
+  // ingest on the source timeline (PipelineConfig::Timeline::kSource).
+  bool stamp_wall_clock = false;
 };
 
 class SyntheticCamera {

@@ -47,7 +47,23 @@ struct PipelineConfig {
   // one chunk per part.
   int64_t chunk_us = 100'000;
   std::string x264_preset = "veryfast";
+  // Where capture times come from (docs/media.md "One timeline").
+  //  kArrival: the wall clock when the first packet arrives, then the
+  //    source's own timestamps.
+  //  kSource: the source stamps its wall clock into its timestamps, which
+  //    carry it modulo source_wrap_us (MPEG-TS: 2^33 ticks of 90 kHz, 26.5 h);
+  //    the origin resolves the wrap with its own clock. Every origin fed the
+  //    same source then computes the same capture times, so the same segment
+  //    and part numbers, durations and program date times: identical
+  //    playlists (as long as the clocks agree within half the wrap).
+  enum class Timeline { kArrival, kSource };
+  Timeline timeline = Timeline::kArrival;
+  int64_t source_wrap_us = 95'443'717'689;  // 2^33 / 90 kHz, in us (rounded)
 };
+
+// The capture time (UTC us) that a source timestamp carrying its wall clock
+// modulo wrap_us stands for: the one nearest to now_us.
+int64_t sourceCaptureUs(int64_t pts_us, int64_t now_us, int64_t wrap_us);
 
 enum class VideoCodec { kNone, kH264 };
 enum class AudioCodec { kNone, kAac, kMp2, kMp3, kOpus };

@@ -124,6 +124,8 @@ struct IngestConfig {
   // srt://127.0.0.1:9002?mode=listener. Bind to loopback unless publishers
   // come from elsewhere: there is no stream key on these yet.
   std::string url;
+  // "arrival" or "source" (docs/media.md "One timeline"); "" = [media] timeline.
+  std::string timeline;
 };
 
 // [[media.rtmp_keys]]: an RTMP stream key and the stream it publishes.
@@ -154,6 +156,11 @@ struct MediaConfig {
   // CMAF chunks within a part, sent as they are made to a request for the
   // part being written; 0 = whole parts only.
   int64_t chunk_ms = 100;
+  // Capture times of MPEG-TS ingests (and the camera): "arrival" (the
+  // origin's clock when the stream arrives) or "source" (the source stamps
+  // its wall clock into its timestamps: origins fed the same source publish
+  // identical playlists). docs/media.md "One timeline".
+  std::string timeline = "arrival";
 };
 
 // The source tree's web/dist (where web/build.mjs writes the pages), so a

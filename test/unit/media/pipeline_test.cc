@@ -206,10 +206,12 @@ TEST_F(PipelineOnRealMedia, ARungsInitAndPartsDecodeWithFfprobe) {
 // ---- bad input: each file is made by the ffmpeg CLI, then damaged or joined.
 
 // Runs the pipeline over a TS file; returns what came out.
-RecordingSink* ladderOf(const std::string& ts, RecordingSink& sink) {
-  ManualClock clock(1'764'000'000'300'000);
+RecordingSink* ladderOf(const std::string& ts, RecordingSink& sink, int64_t wall_us = 1'764'000'000'300'000,
+                        PipelineConfig::Timeline timeline = PipelineConfig::Timeline::kArrival) {
+  ManualClock clock(wall_us);
   PipelineConfig cfg;
   cfg.rungs = {{"240p", 426, 240, 350}};  // one rung keeps these fast
+  cfg.timeline = timeline;
   TsIngest ingest(ts, cfg, sink, clock);
   ingest.start();
   for (int i = 0; i < 600 && !ingest.done(); ++i) usleep(50'000);
@@ -276,6 +278,72 @@ TEST_F(PipelineOnRealMedia, ATimestampJumpStartsADiscontinuityAndA33BitWrapDoesN
   const int64_t covered = wp.back().first_capture_us + wp.back().duration_us - wp.front().first_capture_us;
   EXPECT_GT(covered, 3'500'000);
   EXPECT_LT(covered, 4'500'000);
+}
+
+TEST(SourceCapture, IsTheSourceStampNearestToTheOriginsClock) {
+  constexpr int64_t kWrap = 95'443'717'689;
+  const int64_t wall = 1'795'878'017'033'181;  // 2026-11-28
+  const int64_t stamp = wall % kWrap;           // what a source stamping that instant sends
+  EXPECT_EQ(sourceCaptureUs(stamp, wall, kWrap), wall);
+  // The origin's clock, or the path, some seconds off either way: the same instant.
+  EXPECT_EQ(sourceCaptureUs(stamp, wall + 3'000'000, kWrap), wall);
+  EXPECT_EQ(sourceCaptureUs(stamp, wall - 3'000'000, kWrap), wall);
+  EXPECT_EQ(sourceCaptureUs(stamp - 800'000, wall, kWrap), wall - 800'000);
+  // Just after the wrap (the stamp is small again) and just before it.
+  const int64_t wrap_at = (wall / kWrap + 1) * kWrap;
+  EXPECT_EQ(sourceCaptureUs(5'000, wrap_at + 200'000, kWrap), wrap_at + 5'000);
+  EXPECT_EQ(sourceCaptureUs(kWrap - 5'000, wrap_at + 200'000, kWrap), wrap_at - 5'000);
+  // Timestamps that libavformat unwrapped past the wrap mean the same instant.
+  EXPECT_EQ(sourceCaptureUs(stamp + kWrap, wall, kWrap), wall);
+}
+
+TEST_F(PipelineOnRealMedia, OnTheSourceTimelineTwoOriginsWithDifferentClocksCutTheSameParts) {
+  // A source stamping its wall clock: 2026-11-28 14:00:00.250 UTC, modulo 2^33 / 90 kHz.
+  const int64_t source_start_us = 1'795'874'400'250'000;
+  const int64_t stamp_s = (source_start_us % 95'443'717'689) / 1000;  // ms
+  // (-muxdelay/-muxpreload 0: the TS muxer would add 1.4 s to every stamp.)
+  const std::string ts = makeTs(dir_, "stamped.ts", 5,
+                                "-muxdelay 0 -muxpreload 0 -output_ts_offset " + std::to_string(stamp_s / 1000) + "." +
+                                    std::to_string(1000 + stamp_s % 1000).substr(1));
+  ASSERT_FALSE(ts.empty());
+  // Two origins whose clocks read 0.4 s and 2.3 s past the source's when the stream reaches them.
+  RecordingSink a, b;
+  ladderOf(ts, a, source_start_us + 400'000, PipelineConfig::Timeline::kSource);
+  ladderOf(ts, b, source_start_us + 2'300'000, PipelineConfig::Timeline::kSource);
+  for (size_t track : {size_t{0}, size_t{1}}) {
+    const auto& pa = a.tracks.at(track).parts;
+    const auto& pb = b.tracks.at(track).parts;
+    ASSERT_GT(pa.size(), 10u);
+    ASSERT_EQ(pa.size(), pb.size()) << "track " << track;
+    for (size_t k = 0; k < pa.size(); ++k) {
+      EXPECT_EQ(pa[k].msn, pb[k].msn) << k;
+      EXPECT_EQ(pa[k].index, pb[k].index) << k;
+      EXPECT_EQ(pa[k].first_capture_us, pb[k].first_capture_us) << k;
+      EXPECT_EQ(pa[k].duration_us, pb[k].duration_us) << k;
+      EXPECT_EQ(pa[k].independent, pb[k].independent) << k;
+    }
+    // Capture time is the source's: the first frame at its stamp (to the ms of the offset).
+    EXPECT_NEAR(static_cast<double>(pa.front().first_capture_us), static_cast<double>(source_start_us), 150'000.0);
+  }
+  // On the arrival timeline the same two origins disagree.
+  RecordingSink c, d;
+  ladderOf(ts, c, source_start_us + 400'000);
+  ladderOf(ts, d, source_start_us + 2'300'000);
+  EXPECT_NE(c.tracks.at(0).parts.front().first_capture_us, d.tracks.at(0).parts.front().first_capture_us);
+}
+
+TEST_F(PipelineOnRealMedia, OnTheSourceTimelineA33BitWrapIsNoBreak) {
+  const std::string wrap = makeTs(dir_, "wrap-source.ts", 4, "-muxdelay 0 -muxpreload 0 -output_ts_offset 95442");
+  ASSERT_FALSE(wrap.empty());
+  // The origin's clock just past a wrap of the source's stamps.
+  const int64_t wrap_at = (1'795'874'400'000'000 / 95'443'717'689 + 1) * 95'443'717'689;
+  RecordingSink sink;
+  ladderOf(wrap, sink, wrap_at + 500'000, PipelineConfig::Timeline::kSource);
+  const auto& parts = sink.tracks.at(0).parts;
+  ASSERT_FALSE(parts.empty());
+  for (const auto& p : parts) EXPECT_FALSE(p.discontinuity) << "msn " << p.msn;
+  // The stream began 95442 s into the 95443.7 s period: 1.7 s before the wrap.
+  EXPECT_NEAR(static_cast<double>(parts.front().first_capture_us), static_cast<double>(wrap_at - 1'717'689), 150'000.0);
 }
 
 }  // namespace
