@@ -91,6 +91,8 @@ void TsIngest::session() {
     if (p->extradata_size > 0) info.video_extradata.assign(reinterpret_cast<const char*>(p->extradata), p->extradata_size);
     const AVRational fr = ic->streams[vi]->avg_frame_rate.num > 0 ? ic->streams[vi]->avg_frame_rate : ic->streams[vi]->r_frame_rate;
     if (fr.num > 0 && fr.den > 0) info.frame_rate = av_q2d(fr);
+    info.width = p->width;
+    info.height = p->height;
     if (info.video == VideoCodec::kNone)
       log::warn("ingest: video codec not supported, dropped", {{"url", url_}, {"codec", avcodec_get_name(p->codec_id)}});
   }

@@ -55,13 +55,19 @@ AVCodecID audioCodecId(AudioCodec c) {
 }
 
 // RFC 6381 codecs string of an H.264 encoder from its avcC extradata.
+// RFC 6381 codecs of H.264 from its extradata: avcC (profile, constraints,
+// level at bytes 1-3) or Annex B (the same three bytes after the SPS header).
 std::string avcCodecs(const AVCodecContext* enc) {
-  if (enc->extradata_size >= 4 && enc->extradata[0] == 1) {
-    char s[32];
-    std::snprintf(s, sizeof s, "avc1.%02x%02x%02x", enc->extradata[1], enc->extradata[2], enc->extradata[3]);
-    return s;
-  }
-  return "avc1.64001f";
+  const uint8_t* x = enc->extradata;
+  const int n = enc->extradata_size;
+  const uint8_t* plc = nullptr;
+  if (n >= 4 && x[0] == 1) plc = x + 1;
+  for (int i = 0; !plc && i + 6 < n; ++i)
+    if (x[i] == 0 && x[i + 1] == 0 && x[i + 2] == 1 && (x[i + 3] & 0x1f) == 7) plc = x + i + 4;
+  if (!plc) return "avc1.64001f";
+  char s[32];
+  std::snprintf(s, sizeof s, "avc1.%02x%02x%02x", plc[0], plc[1], plc[2]);
+  return s;
 }
 
 Result<ff::CodecCtx> openDecoder(AVCodecID id, const std::string& extradata, int sample_rate, int channels) {
@@ -234,6 +240,9 @@ class PipelineImpl final : public Pipeline {
       frame_us_ = static_cast<int64_t>(1e6 / frame_rate_);
       for (size_t i = 0; i < cfg_.rungs.size(); ++i)
         if (auto r = openRung(i); !r) return r;
+      if (cfg_.passthrough) {
+        if (auto r = openPassthrough(src); !r) return r;
+      }
     }
     if (src.audio != AudioCodec::kNone) {
       auto dec = openDecoder(audioCodecId(src.audio), src.audio_extradata, src.sample_rate, src.channels);
@@ -251,6 +260,9 @@ class PipelineImpl final : public Pipeline {
     AVCodecContext* dec = in.video ? vdec_.get() : adec_.get();
     if (!dec) return {};  // a track we do not carry
     if (in.video) ++stats_.frames_in;
+    if (in.video && pass_) {
+      if (auto r = passThrough(in); !r) return r;
+    }
     ff::Packet pkt = ff::makePacket();
     if (av_new_packet(pkt.get(), static_cast<int>(in.data.size())) < 0) return makeError(code::kInternal, "out of memory");
     std::memcpy(pkt->data, in.data.data(), in.data.size());
@@ -280,6 +292,7 @@ class PipelineImpl final : public Pipeline {
       (void)drainEncoder(aenc_.get(), *audio_track_);
     }
     for (auto& r : rungs_) (void)r.track->flush(last_video_capture_us_ + frame_us_);
+    if (pass_) (void)pass_->flush(last_pass_capture_us_ + frame_us_);
     if (audio_track_) (void)audio_track_->flush(audio_next_capture_us_);
     sink_.onEnd();
   }
@@ -287,6 +300,7 @@ class PipelineImpl final : public Pipeline {
   PipelineStats stats() const override {
     PipelineStats s = stats_;
     for (const auto& r : rungs_) s.parts_out += r.track->parts();
+    if (pass_) s.parts_out += pass_->parts();
     if (audio_track_) s.parts_out += audio_track_->parts();
     return s;
   }
@@ -345,6 +359,53 @@ class PipelineImpl final : public Pipeline {
     return {};
   }
 
+  Result<void> openPassthrough(const SourceInfo& src) {
+    if (src.video != VideoCodec::kH264 || src.width <= 0 || src.height <= 0) {
+      log::warn("media: no pass-through rendition (needs H.264 of a known size)",
+                {{"width", std::to_string(src.width)}, {"height", std::to_string(src.height)}});
+      return {};
+    }
+    // The muxer needs the stream's parameters only: a context that describes
+    // the source, with no codec opened.
+    ff::CodecCtx par(avcodec_alloc_context3(nullptr));
+    if (!par || !ff::setExtradata(par.get(), src.video_extradata)) return makeError(code::kInternal, "out of memory");
+    par->codec_type = AVMEDIA_TYPE_VIDEO;
+    par->codec_id = AV_CODEC_ID_H264;
+    par->width = src.width;
+    par->height = src.height;
+    par->pix_fmt = AV_PIX_FMT_YUV420P;
+    par->time_base = kVideoTb;
+    const size_t index = cfg_.rungs.size();
+    pass_ = std::make_unique<TrackPackager>(index, TrackKind::kVideo, cfg_, sink_);
+    TrackInfo info;
+    info.index = index;
+    info.kind = TrackKind::kVideo;
+    info.name = "source";
+    info.codecs = avcCodecs(par.get());
+    info.bandwidth_bps = cfg_.passthrough_kbps * 1000;
+    info.width = src.width;
+    info.height = src.height;
+    info.frame_rate = frame_rate_;
+    return pass_->open(par.get(), info);
+  }
+
+  // The source's packet, as it came, onto the pass-through rendition.
+  Result<void> passThrough(const SourcePacket& in) {
+    if (in.key) key_reorder_us_ = std::max<int64_t>(0, in.pts_us - in.dts_us);
+    // Cut by decode order, placed where the key frames are shown.
+    const int64_t cap = capture(in.dts_us) + key_reorder_us_;
+    if (cap <= last_pass_capture_us_) return {};  // not after the previous one (an overlap): drop
+    last_pass_capture_us_ = cap;
+    ff::Packet pkt = ff::makePacket();
+    if (av_new_packet(pkt.get(), static_cast<int>(in.data.size())) < 0) return makeError(code::kInternal, "out of memory");
+    std::memcpy(pkt->data, in.data.data(), in.data.size());
+    pkt->dts = av_rescale_q(cap - key_reorder_us_ - stream_start_us_, kUs, kVideoTb);
+    pkt->pts = pkt->dts + av_rescale_q(in.pts_us - in.dts_us, kUs, kVideoTb);
+    pkt->duration = av_rescale_q(frame_us_, kUs, kVideoTb);
+    if (in.key) pkt->flags |= AV_PKT_FLAG_KEY;
+    return pass_->write(pkt.get(), cap, in.key, frame_us_);
+  }
+
   Result<void> openAudio() {
     const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
     if (!codec) return makeError(code::kInternal, "no AAC encoder");
@@ -359,9 +420,10 @@ class PipelineImpl final : public Pipeline {
     int err = avcodec_open2(c, codec, nullptr);
     if (err < 0) return ffFailure("open AAC encoder", err);
     fifo_.reset(av_audio_fifo_alloc(c->sample_fmt, c->ch_layout.nb_channels, c->frame_size * 4));
-    audio_track_ = std::make_unique<TrackPackager>(cfg_.rungs.size(), TrackKind::kAudio, cfg_, sink_);
+    const size_t index = cfg_.rungs.size() + (pass_ ? 1 : 0);
+    audio_track_ = std::make_unique<TrackPackager>(index, TrackKind::kAudio, cfg_, sink_);
     TrackInfo info;
-    info.index = cfg_.rungs.size();
+    info.index = index;
     info.kind = TrackKind::kAudio;
     info.name = "audio";
     info.codecs = "mp4a.40.2";
@@ -383,6 +445,7 @@ class PipelineImpl final : public Pipeline {
         ++stats_.discontinuities;
         log::warn("media timeline break: re-anchored", {{"jump_us", std::to_string(pts_us - last_pts_us_)}});
         for (auto& r : rungs_) r.track->markDiscontinuity();
+        if (pass_) pass_->markDiscontinuity();
         if (audio_track_) audio_track_->markDiscontinuity();
         audio_next_capture_us_ = 0;
         if (fifo_) av_audio_fifo_reset(fifo_.get());
@@ -400,6 +463,7 @@ class PipelineImpl final : public Pipeline {
     if (!stream_start_us_) {
       stream_start_us_ = c - 10'000'000;
       for (auto& r : rungs_) r.track->setZero(stream_start_us_);
+      if (pass_) pass_->setZero(stream_start_us_);
       if (audio_track_) audio_track_->setZero(stream_start_us_);
     }
     return c;
@@ -522,6 +586,9 @@ class PipelineImpl final : public Pipeline {
   ff::CodecCtx vdec_, adec_, aenc_;
   std::vector<RungState> rungs_;
   std::unique_ptr<TrackPackager> audio_track_;
+  std::unique_ptr<TrackPackager> pass_;  // the source's own video (PipelineConfig::passthrough)
+  int64_t key_reorder_us_ = 0;           // pts - dts of its last key frame
+  int64_t last_pass_capture_us_ = 0;
   ff::Swr swr_;
   ff::Fifo fifo_;
   std::vector<int64_t> audio_captures_;

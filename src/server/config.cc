@@ -184,7 +184,9 @@ Result<ServerConfig> parseConfig(std::string_view text) {
     auto& m = c.media;
     r.get("camera", m.camera).get("camera_size", m.camera_size).get("camera_fps", m.camera_fps)
         .get("segment_ms", m.segment_ms).get("part_ms", m.part_ms).get("chunk_ms", m.chunk_ms)
-        .get("rtmp_listen", m.rtmp_listen).get("timeline", m.timeline);
+        .get("rtmp_listen", m.rtmp_listen).get("timeline", m.timeline)
+        .get("passthrough", m.passthrough).get("passthrough_kbps", m.passthrough_kbps);
+    if (m.passthrough_kbps <= 0) r.refuse("passthrough_kbps", "must be positive");
     if (m.timeline != "arrival" && m.timeline != "source") r.refuse("timeline", "must be \"arrival\" or \"source\"");
     r.tables("rtmp_keys", [&](TableReader& t) {
       StreamKeyConfig k;

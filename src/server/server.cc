@@ -250,6 +250,8 @@ class ServerImpl final : public Server, public net::HttpHandler {
     oc.pipeline.segment_us = m.segment_ms * 1000;
     oc.pipeline.part_us = m.part_ms * 1000;
     oc.pipeline.chunk_us = m.chunk_ms * 1000;
+    oc.pipeline.passthrough = m.passthrough;
+    oc.pipeline.passthrough_kbps = m.passthrough_kbps;
     oc.playlist.target_duration_s = static_cast<int>(m.segment_ms / 1000);
     oc.playlist.part_target_s = static_cast<double>(m.part_ms) / 1000;
     origin_ = std::make_unique<media::Origin>(

@@ -139,7 +139,7 @@ TEST(MediaOrigin, FfmpegPushesOverTcpAndSrtAndEveryRenditionDecodes) {
   const uint16_t tcp = freePort(SOCK_STREAM);
   const uint16_t srt = freePort(SOCK_DGRAM);
   auto server = startServer("[server]\napi_key = \"k\"\n[[rooms]]\nprefix = \"table:\"\nmedia_stream = \"tcp\"\n"
-                            "[media]\n[[media.ingest]]\nstream = \"tcp\"\nurl = \"tcp://127.0.0.1:" + std::to_string(tcp) +
+                            "[media]\npassthrough = true\n[[media.ingest]]\nstream = \"tcp\"\nurl = \"tcp://127.0.0.1:" + std::to_string(tcp) +
                             "?listen=1\"\n[[media.ingest]]\nstream = \"srt\"\nurl = \"srt://127.0.0.1:" +
                             std::to_string(srt) + "?mode=listener\"\n");
   ASSERT_TRUE(server);
@@ -152,14 +152,15 @@ TEST(MediaOrigin, FfmpegPushesOverTcpAndSrtAndEveryRenditionDecodes) {
     const std::string master = "/hls/" + stream + "/master.m3u8";
     ASSERT_TRUE(waitFor200(server->port(), master, 15000)) << stream << ": no multivariant playlist";
     const auto mv = httpGet(server->port(), master);
-    for (const char* r : {"480p", "360p", "240p"})
+    for (const char* r : {"480p", "360p", "240p", "source"})
       EXPECT_NE(mv.body.find(std::string(r) + "/index.m3u8"), std::string::npos) << stream << " " << mv.status << ": " << mv.body;
     // ffprobe reads every rendition.
     const std::string base = "http://127.0.0.1:" + std::to_string(server->port()) + "/hls/" + stream + "/";
     struct Expect {
       const char* rendition;
       const char* line;
-    } expects[] = {{"480p", "h264,854,480"}, {"360p", "h264,640,360"}, {"240p", "h264,426,240"}, {"audio", "aac,48000"}};
+    } expects[] = {{"480p", "h264,854,480"}, {"360p", "h264,640,360"}, {"240p", "h264,426,240"},
+                   {"source", "h264,640,360"}, {"audio", "aac,48000"}};  // source: the pushed 360p, copied
     for (const auto& e : expects) {
       // ffprobe reads segments (not parts): let two complete first.
       ASSERT_TRUE(waitForSegments(server->port(), "/hls/" + stream + "/" + e.rendition + "/index.m3u8", 2, 15000))

@@ -56,6 +56,16 @@ struct PipelineConfig {
   //    same source then computes the same capture times, so the same segment
   //    and part numbers, durations and program date times: identical
   //    playlists (as long as the clocks agree within half the wrap).
+  // The source's own H.264 as one more video rendition ("source", after the
+  // encoded rungs), copied, not re-encoded: the best picture at no encoding
+  // cost. Its segments start at the source's key frames (the first at or
+  // after each segment boundary), so its key frames line up with the
+  // encoded rungs' only when the source's GOP divides the segment; parts of
+  // a source with B-frames are cut by decode time. Needs the source's
+  // picture size (MPEG-TS ingests know it). passthrough_kbps is the
+  // BANDWIDTH it declares.
+  bool passthrough = false;
+  int passthrough_kbps = 3000;
   enum class Timeline { kArrival, kSource };
   Timeline timeline = Timeline::kArrival;
   int64_t source_wrap_us = 95'443'717'689;  // 2^33 / 90 kHz, in us (rounded)
@@ -76,6 +86,7 @@ struct SourceInfo {
   std::string audio_extradata;  // AudioSpecificConfig for raw AAC; empty for ADTS
   int sample_rate = 0;
   int channels = 0;
+  int width = 0, height = 0;  // 0 = unknown (then no pass-through rendition)
   double frame_rate = 30;  // the source's nominal rate: x264's rate control budgets bits per frame by it
 };
 

@@ -161,6 +161,10 @@ struct MediaConfig {
   // its wall clock into its timestamps: origins fed the same source publish
   // identical playlists). docs/media.md "One timeline".
   std::string timeline = "arrival";
+  // The source's own H.264 as one more rendition, "source" (copied, not
+  // re-encoded; docs/media.md "Ladder"), declaring this BANDWIDTH.
+  bool passthrough = false;
+  int passthrough_kbps = 3000;
 };
 
 // The source tree's web/dist (where web/build.mjs writes the pages), so a

@@ -207,11 +207,12 @@ TEST_F(PipelineOnRealMedia, ARungsInitAndPartsDecodeWithFfprobe) {
 
 // Runs the pipeline over a TS file; returns what came out.
 RecordingSink* ladderOf(const std::string& ts, RecordingSink& sink, int64_t wall_us = 1'764'000'000'300'000,
-                        PipelineConfig::Timeline timeline = PipelineConfig::Timeline::kArrival) {
+                        PipelineConfig::Timeline timeline = PipelineConfig::Timeline::kArrival, bool passthrough = false) {
   ManualClock clock(wall_us);
   PipelineConfig cfg;
   cfg.rungs = {{"240p", 426, 240, 350}};  // one rung keeps these fast
   cfg.timeline = timeline;
+  cfg.passthrough = passthrough;
   TsIngest ingest(ts, cfg, sink, clock);
   ingest.start();
   for (int i = 0; i < 600 && !ingest.done(); ++i) usleep(50'000);
@@ -278,6 +279,49 @@ TEST_F(PipelineOnRealMedia, ATimestampJumpStartsADiscontinuityAndA33BitWrapDoesN
   const int64_t covered = wp.back().first_capture_us + wp.back().duration_us - wp.front().first_capture_us;
   EXPECT_GT(covered, 3'500'000);
   EXPECT_LT(covered, 4'500'000);
+}
+
+TEST_F(PipelineOnRealMedia, ThePassThroughRenditionCopiesTheSourceIntoSegmentsThatStartOnItsKeyFrames) {
+  // 320x180, 1 s GOPs (they divide the 2 s segments), as the ffmpeg CLI makes it.
+  const std::string ts = makeTs(dir_, "pass.ts", 6, "");
+  ASSERT_FALSE(ts.empty());
+  RecordingSink sink;
+  ladderOf(ts, sink, 1'764'000'000'300'000, PipelineConfig::Timeline::kArrival, /*passthrough=*/true);
+  ASSERT_EQ(sink.tracks.size(), 3u) << "240p, source, audio";
+  const auto& src = sink.tracks.at(1);
+  EXPECT_EQ(src.info.name, "source");
+  EXPECT_EQ(src.info.kind, TrackKind::kVideo);
+  EXPECT_EQ(src.info.width, 320);
+  EXPECT_EQ(src.info.height, 180);
+  EXPECT_EQ(src.info.codecs.rfind("avc1.", 0), 0u);
+  EXPECT_NE(src.info.codecs, "avc1.64001f") << "the source's profile (x264 ultrafast: constrained baseline)";
+  EXPECT_EQ(sink.tracks.at(2).info.kind, TrackKind::kAudio);
+  ASSERT_GT(src.parts.size(), 20u);
+  // Each segment opens with a key frame; numbers never skip; parts stay
+  // within the target (0.4 ms of rounding).
+  for (size_t k = 0; k < src.parts.size(); ++k) {
+    const auto& p = src.parts[k];
+    if (p.index == 0) EXPECT_TRUE(p.independent) << "segment " << p.msn;
+    EXPECT_LE(p.duration_us, 200'400) << k;
+    if (k > 0) EXPECT_LE(p.msn, src.parts[k - 1].msn + 1) << k;
+    if (k > 0) EXPECT_EQ(p.first_capture_us, src.parts[k - 1].first_capture_us + src.parts[k - 1].duration_us) << k;
+  }
+  // The bytes are the source's: ffprobe decodes the rendition at its size and frame count.
+  const std::string file = (dir_ / "pass.mp4").string();
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << src.init;
+    for (const auto& p : src.parts) out << p.bytes;
+  }
+  const std::string probe = run("ffprobe -v error -count_frames -show_entries stream=codec_name,width,height,nb_read_frames -of csv=p=0 " + file);
+  int w = 0, h = 0, n = 0;
+  char codec[16] = {};
+  ASSERT_EQ(std::sscanf(probe.c_str(), "%15[^,],%d,%d,%d", codec, &w, &h, &n), 4) << probe;
+  EXPECT_STREQ(codec, "h264");
+  EXPECT_EQ(w, 320);
+  EXPECT_EQ(h, 180);
+  EXPECT_GE(n, 170);  // 6 s at 30 fps, less what comes before the first key frame on the grid
+  EXPECT_LE(n, 181);
 }
 
 TEST(SourceCapture, IsTheSourceStampNearestToTheOriginsClock) {
