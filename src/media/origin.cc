@@ -424,31 +424,33 @@ class Origin::Stream final : public PackageSink {
       case hls::ResourceState::kAvailable:
         break;
     }
-    auto bytes = media(r, w.file);
-    if (!bytes) return plain(404, "not in the window");
+    auto pieces = media(r, w.file);
+    if (pieces.empty()) return plain(404, "not in the window");
     const char* type = r.info.kind == TrackKind::kAudio ? "audio/mp4" : "video/mp4";
-    return respond(200, type, std::move(*bytes), "public, max-age=31536000, immutable");
+    auto resp = respond(200, type, "", "public, max-age=31536000, immutable");
+    resp.pieces = std::move(pieces);  // the stored bytes themselves: no copy under the lock
+    return resp;
   }
 
-  std::optional<std::string> media(const Rendition& r, const std::string& file) const {
+  // The stored bytes of a part, a segment (its parts) or an init segment;
+  // empty when not in the window.
+  std::vector<std::shared_ptr<const std::string>> media(const Rendition& r, const std::string& file) const {
     if (auto m = o_.part_uri_->match(file)) {
       auto it = r.parts.find(m->msn);
-      if (it == r.parts.end() || m->part >= it->second.size()) return std::nullopt;
-      return *it->second[m->part];
+      if (it == r.parts.end() || m->part >= it->second.size()) return {};
+      return {it->second[m->part]};
     }
     if (auto m = o_.segment_uri_->match(file)) {
       auto it = r.parts.find(m->msn);
-      if (it == r.parts.end()) return std::nullopt;
-      std::string all;
-      for (const auto& p : it->second) all += *p;
-      return all;
+      if (it == r.parts.end()) return {};
+      return it->second;
     }
     if (auto m = o_.init_uri_->match(file)) {
       auto it = r.inits.find(m->dsn);
-      if (it == r.inits.end()) return std::nullopt;
-      return *it->second;
+      if (it == r.inits.end()) return {};
+      return {it->second};
     }
-    return std::nullopt;
+    return {};
   }
 
   net::HttpResponse multivariant() const {

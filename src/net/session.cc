@@ -667,6 +667,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
 
   void write(HttpResponse r, bool keep_alive, unsigned version) {
     if (r.stream) return writeStream(std::move(r), keep_alive, version);
+    if (!r.pieces.empty()) return writePieces(std::move(r), keep_alive, version);
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version);
     res->set(http::field::server, "tutti/" TUTTI_VERSION);
     res->set(http::field::content_type, r.content_type);
@@ -678,6 +679,32 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
       self->m_.bytes_out->inc(n);
       if (ec || !keep_alive) return self->shutdown();
       self->doRead();
+    });
+  }
+
+  // The head, then the shared pieces in one gather write: no copy of the bytes.
+  void writePieces(HttpResponse r, bool keep_alive, unsigned version) {
+    auto res = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(r.status), version);
+    res->set(http::field::server, "tutti/" TUTTI_VERSION);
+    res->set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    res->keep_alive(keep_alive);
+    uint64_t length = 0;
+    for (const auto& p : r.pieces) length += p->size();
+    res->content_length(length);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    auto pieces = std::make_shared<std::vector<std::shared_ptr<const std::string>>>(std::move(r.pieces));
+    http::async_write_header(stream_, *sr, [self = shared_from_this(), res, sr, pieces, keep_alive](error_code ec, size_t n) {
+      self->m_.bytes_out->inc(n);
+      if (ec) return self->shutdown();
+      std::vector<asio::const_buffer> bufs;
+      bufs.reserve(pieces->size());
+      for (const auto& p : *pieces) bufs.emplace_back(p->data(), p->size());
+      asio::async_write(self->stream_, bufs, [self, pieces, keep_alive](error_code ec2, size_t n2) {
+        self->m_.bytes_out->inc(n2);
+        if (ec2 || !keep_alive) return self->shutdown();
+        self->doRead();
+      });
     });
   }
 

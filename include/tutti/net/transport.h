@@ -98,6 +98,10 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   // When set, the body comes from here, chunked (and `body` is not sent).
   std::shared_ptr<BodyStream> stream = nullptr;
+  // When not empty, the body is these immutable byte strings in order, sent
+  // as they are, without a copy (and `body` is not sent): media held in
+  // memory, shared by every response that carries it.
+  std::vector<std::shared_ptr<const std::string>> pieces = {};
 };
 
 using HttpReply = std::function<void(HttpResponse)>;

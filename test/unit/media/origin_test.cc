@@ -29,6 +29,8 @@ struct Answers {
   std::vector<net::HttpResponse> got;
   net::HttpReply reply() {
     return [this](net::HttpResponse r) {
+      // Media comes as shared pieces (sent without a copy): read as one body.
+      for (const auto& piece : r.pieces) r.body += *piece;
       std::lock_guard l(mu);
       got.push_back(std::move(r));
       cv.notify_all();
@@ -145,6 +147,10 @@ TEST_F(OriginTest, PartsSegmentsAndInitAreServedImmutableWithCors) {
   auto seg = now("/hls/live/360p/seg-1000.m4s");
   ASSERT_EQ(seg.status, 200);
   EXPECT_EQ(seg.body, "P0-1000.0P0-1000.1P0-1000.2P0-1000.3P0-1000.4P0-1000.5P0-1000.6P0-1000.7P0-1000.8P0-1000.9");
+  // The stored parts themselves, not copies: every response shares them.
+  EXPECT_EQ(seg.pieces.size(), 10u);
+  ASSERT_EQ(p.pieces.size(), 1u);
+  EXPECT_EQ(p.pieces[0].get(), seg.pieces[3].get());
   EXPECT_EQ(now("/hls/live/audio/init-0.mp4").body, "INIT-A");
   EXPECT_EQ(now("/hls/live/audio/part-1000.0.m4s").content_type, "audio/mp4");
   EXPECT_EQ(now("/hls/live/360p/part-999.0.m4s").status, 404);
