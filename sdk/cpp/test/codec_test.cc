@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
 
 #include "tutti/protocol/codes.h"
 #include "tutti/sdk/backoff.h"
@@ -386,6 +388,255 @@ TEST(SdkBackoff, JitterSpreadsClients) {
   bool differ = false;
   for (int i = 0; i < 6; ++i) differ |= a.nextDelayMs() != b.nextDelayMs();
   EXPECT_TRUE(differ);
+}
+
+// ---- shared protocol vectors (test/vectors/protocol, format in its README.md;
+// the JavaScript SDK's test/unit/codec.test.js reads the same files)
+
+json::array loadCases(const std::string& file) {
+  std::ifstream in(std::string(TUTTI_VECTORS_DIR) + "/protocol/" + file);
+  EXPECT_TRUE(in.good()) << "cannot open " << file;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  boost::system::error_code ec;
+  json::value v = json::parse(ss.str(), ec);
+  EXPECT_FALSE(ec) << file << ": " << ec.message();
+  if (ec || !v.is_object() || !v.as_object().contains("cases")) return {};
+  return v.at("cases").as_array();
+}
+
+std::optional<int64_t> optInt(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::nullopt;
+  return it->value().to_number<int64_t>();
+}
+
+std::string optStr(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  return it == o.end() ? std::string() : std::string(it->value().as_string());
+}
+
+std::string encodeVector(std::string_view method, const json::object& a) {
+  const uint64_t id = a.at("id").to_number<uint64_t>();
+  auto data = [&] { return a.contains("data") ? json::serialize(a.at("data")) : std::string("null"); };
+  if (method == "connect") return encodeConnect(id, optStr(a, "token"), optStr(a, "name"), optStr(a, "client"));
+  if (method == "subscribe") {
+    std::optional<Position> recover;
+    if (auto it = a.find("recover"); it != a.end())
+      recover = Position{std::string(it->value().at("epoch").as_string()), it->value().at("offset").to_number<uint64_t>()};
+    return encodeSubscribe(id, optStr(a, "room"), recover, a.contains("presence") && a.at("presence").as_bool());
+  }
+  if (method == "unsubscribe") return encodeUnsubscribe(id, optStr(a, "room"));
+  if (method == "publish")
+    return encodePublish(id, optStr(a, "room"), data(), optStr(a, "client_msg_id"), optInt(a, "at"), optInt(a, "delay_ms"),
+                         optInt(a, "media_ts"));
+  if (method == "presence") return encodePresence(id, optStr(a, "room"));
+  if (method == "ping") return encodePing(id);
+  if (method == "time") {
+    std::optional<TimeTelemetry> tel;
+    if (auto it = a.find("telemetry"); it != a.end()) {
+      const json::object& t = it->value().as_object();
+      tel = TimeTelemetry{t.at("rtt_us").to_number<int64_t>(), t.at("offset_us").to_number<int64_t>(),
+                          t.at("uncertainty_us").to_number<int64_t>()};
+    }
+    return encodeTime(id, tel);
+  }
+  if (method == "window_open") {
+    WindowSpec spec;
+    spec.opens_at_us = optInt(a, "opens_at");
+    spec.closes_at_us = optInt(a, "closes_at");
+    spec.duration_ms = optInt(a, "duration_ms");
+    return encodeWindowOpen(id, optStr(a, "room"), optStr(a, "window"), spec);
+  }
+  if (method == "action")
+    return encodeAction(id, optStr(a, "room"), optStr(a, "window"), a.at("ts").to_number<int64_t>(), data(),
+                        optStr(a, "action_id"));
+  ADD_FAILURE() << "vector names an unknown method " << method;
+  return {};
+}
+
+// A typed view of a result, back in wire names (as the vectors give them);
+// nullopt when the view refuses it.
+std::optional<json::object> viewResult(std::string_view decode, const json::value& r) {
+  json::object v;
+  if (decode == "connect") {
+    auto c = decodeConnectResult(r);
+    if (!c) return std::nullopt;
+    v["session"] = c->session;
+    v["user"] = c->user;
+    v["server_time_us"] = c->server_time_us;
+    v["version"] = c->version;
+    v["protocol"] = c->protocol;
+    json::object l;
+    l["max_frame_bytes"] = c->limits.max_frame_bytes;
+    l["max_batch"] = c->limits.max_batch;
+    l["max_rooms"] = c->limits.max_rooms;
+    l["max_data_bytes"] = c->limits.max_data_bytes;
+    l["publish_rate_per_s"] = c->limits.publish_rate_per_s;
+    l["publish_burst"] = c->limits.publish_burst;
+    l["outgoing_buffer_bytes"] = c->limits.outgoing_buffer_bytes;
+    l["idle_timeout_ms"] = c->limits.idle_timeout_ms;
+    v["limits"] = std::move(l);
+  } else if (decode == "subscribe") {
+    auto s = decodeSubscribeResult(r);
+    if (!s) return std::nullopt;
+    v["room"] = s->room;
+    v["epoch"] = s->epoch;
+    v["offset"] = s->offset;
+    if (s->recovered) v["recovered"] = *s->recovered;
+    v["reason"] = s->reason;
+    v["replayed"] = s->replayed;
+  } else if (decode == "publish") {
+    auto a = decodePublishAck(r);
+    if (!a) return std::nullopt;
+    v["room"] = a->room;
+    v["epoch"] = a->epoch;
+    v["offset"] = a->offset;
+    v["ts"] = a->ts;
+    v["duplicate"] = a->duplicate;
+  } else if (decode == "presence") {
+    auto p = decodePresenceResult(r);
+    if (!p) return std::nullopt;
+    v["room"] = p->room;
+    json::array cs;
+    for (const auto& c : p->clients) cs.push_back(json::object{{"session", c.session}, {"user", c.user}, {"client", c.client}});
+    v["clients"] = std::move(cs);
+  } else if (decode == "ping") {
+    auto t = decodePingResult(r);
+    if (!t) return std::nullopt;
+    v["server_time_us"] = *t;
+  } else if (decode == "time") {
+    auto t = decodeTimeResult(r);
+    if (!t) return std::nullopt;
+    v["t1"] = t->t1;
+    v["t2"] = t->t2;
+  } else if (decode == "window_open") {
+    auto w = decodeWindowInfo(r);
+    if (!w) return std::nullopt;
+    v["room"] = w->room;
+    v["window"] = w->window;
+    v["opens_at"] = w->opens_at;
+    v["closes_at"] = w->closes_at;
+    v["settles_at"] = w->settles_at;
+  } else if (decode == "action") {
+    auto d = decodeActionDecision(r);
+    if (!d) return std::nullopt;
+    v["room"] = d->room;
+    v["window"] = d->window;
+    v["action_id"] = d->action_id;
+    v["accepted"] = d->accepted;
+    v["reason"] = d->reason;
+    v["duplicate"] = d->duplicate;
+    v["stamp"] = d->stamp;
+    v["received"] = d->received;
+    if (d->gap_us) v["gap"] = *d->gap_us;
+    if (d->expected_gap_us) v["expected_gap"] = *d->expected_gap_us;
+  } else {
+    ADD_FAILURE() << "vector names an unknown view " << decode;
+  }
+  return v;
+}
+
+// JSON equality by value: integers and doubles that are equal compare equal
+// (1 == 1.0, uint64 7 == int64 7); objects regardless of key order.
+bool sameJson(const json::value& a, const json::value& b) {
+  if (a.is_number() && b.is_number()) {
+    if (a.is_double() || b.is_double()) return a.to_number<double>() == b.to_number<double>();
+    if (a.is_uint64() || b.is_uint64()) return a.to_number<uint64_t>() == b.to_number<uint64_t>();
+    return a.as_int64() == b.as_int64();
+  }
+  if (a.kind() != b.kind()) return false;
+  if (a.is_object()) {
+    const auto& x = a.get_object();
+    const auto& y = b.get_object();
+    if (x.size() != y.size()) return false;
+    for (const auto& kv : x) {
+      auto it = y.find(kv.key());
+      if (it == y.end() || !sameJson(kv.value(), it->value())) return false;
+    }
+    return true;
+  }
+  if (a.is_array()) {
+    const auto& x = a.get_array();
+    const auto& y = b.get_array();
+    if (x.size() != y.size()) return false;
+    for (size_t i = 0; i < x.size(); ++i)
+      if (!sameJson(x[i], y[i])) return false;
+    return true;
+  }
+  return a == b;
+}
+
+TEST(ProtocolVectors, CommandsEncodeAsTheSharedVectorsSay) {
+  json::array cases = loadCases("commands.json");
+  ASSERT_GE(cases.size(), 15u);
+  for (const json::value& c : cases) {
+    const std::string name(c.at("name").as_string());
+    std::string text = encodeVector(c.at("method").as_string(), c.at("args").as_object());
+    EXPECT_EQ(text.find('\n'), std::string::npos) << name;
+    boost::system::error_code ec;
+    json::value got = json::parse(text, ec);
+    ASSERT_FALSE(ec) << name << ": " << text;
+    EXPECT_TRUE(sameJson(got, c.at("expect"))) << name << ": got " << text << " want " << json::serialize(c.at("expect"));
+  }
+}
+
+TEST(ProtocolVectors, LinesDecodeAsTheSharedVectorsSay) {
+  json::array cases = loadCases("incoming.json");
+  ASSERT_GE(cases.size(), 30u);
+  for (const json::value& c : cases) {
+    const std::string name(c.at("name").as_string());
+    const json::object& x = c.at("expect").as_object();
+    const std::string kind(x.at("kind").as_string());
+    Incoming in = decodeLine(c.at("line").as_string());
+    if (kind == "pub") {
+      ASSERT_EQ(in.kind, Kind::kPub) << name << ": " << in.problem;
+      json::object v;
+      v["room"] = in.pub.room;
+      v["epoch"] = in.pub.epoch;
+      v["offset"] = in.pub.offset;
+      v["ts"] = in.pub.ts;
+      v["data"] = json::parse(in.pub.data);
+      if (in.pub.at_us) v["at"] = *in.pub.at_us;
+      if (in.pub.media_ts_us) v["media_ts"] = *in.pub.media_ts_us;
+      EXPECT_TRUE(sameJson(v, x.at("pub"))) << name << ": got " << json::serialize(v);
+      EXPECT_EQ(in.pub.late_us, 0) << name;
+    } else if (kind == "join" || kind == "leave") {
+      EXPECT_EQ(in.kind, kind == "join" ? Kind::kJoin : Kind::kLeave) << name;
+      EXPECT_EQ(in.room, x.at("room").as_string()) << name;
+      const json::object& cl = x.at("client").as_object();
+      EXPECT_EQ(in.client.session, cl.at("session").as_string()) << name;
+      EXPECT_EQ(in.client.user, cl.at("user").as_string()) << name;
+      EXPECT_EQ(in.client.client, cl.at("client").as_string()) << name;
+    } else if (kind == "disconnect") {
+      EXPECT_EQ(in.kind, Kind::kDisconnect) << name;
+      EXPECT_EQ(in.disconnect.code, x.at("code").to_number<int>()) << name;
+      EXPECT_EQ(in.disconnect.reason, x.at("reason").as_string()) << name;
+    } else if (kind == "unknown_push") {
+      EXPECT_EQ(in.kind, Kind::kUnknownPush) << name;
+    } else if (kind == "invalid") {
+      EXPECT_EQ(in.kind, Kind::kInvalid) << name;
+    } else if (kind == "error") {
+      ASSERT_EQ(in.kind, Kind::kReply) << name;
+      EXPECT_EQ(in.id, x.at("id").to_number<uint64_t>()) << name;
+      ASSERT_TRUE(in.error.has_value()) << name;
+      EXPECT_EQ(in.error->code, x.at("code").to_number<int>()) << name;
+      EXPECT_EQ(in.error->message, x.at("message").as_string()) << name;
+    } else if (kind == "result") {
+      ASSERT_EQ(in.kind, Kind::kReply) << name;
+      EXPECT_EQ(in.id, x.at("id").to_number<uint64_t>()) << name;
+      ASSERT_FALSE(in.error.has_value()) << name;
+      auto view = viewResult(x.at("decode").as_string(), in.result);
+      if (x.contains("malformed") && x.at("malformed").as_bool()) {
+        EXPECT_FALSE(view.has_value()) << name << " should be refused";
+      } else {
+        ASSERT_TRUE(view.has_value()) << name << " refused";
+        EXPECT_TRUE(sameJson(*view, x.at("value"))) << name << ": got " << json::serialize(*view);
+      }
+    } else {
+      ADD_FAILURE() << name << ": unknown kind " << kind;
+    }
+  }
 }
 
 }  // namespace
