@@ -399,8 +399,10 @@ class Origin::Stream final : public PackageSink {
         if (&other != &r && other.playlist && !other.playlist->empty())
           reports.push_back(other.playlist->report("../" + other.info.name + "/index.m3u8"));
       // A blocking answer names one version of the playlist: cacheable for a
-      // while. A plain reload must stay fresh.
-      const std::string cache = w.query.msn ? "public, max-age=60" : "public, max-age=1";
+      // while. A plain reload must stay fresh. Both may stand in for a while
+      // when this origin is down (an edge's stale-if-error, RFC 5861).
+      const std::string cache =
+          w.query.msn ? "public, max-age=60, stale-if-error=60" : "public, max-age=1, stale-if-error=60";
       return respond(200, kPlaylistType, pl.render(w.query.skip, reports), cache);
     }
     switch (pl.classifyUri(w.file)) {
@@ -486,7 +488,7 @@ class Origin::Stream final : public PackageSink {
     if (mv.variants.empty()) return plain(404, "no media yet");
     auto text = hls::renderMultivariant(mv);
     if (!text) return plain(500, text.error().message);
-    return respond(200, kPlaylistType, std::move(*text), "public, max-age=2");
+    return respond(200, kPlaylistType, std::move(*text), "public, max-age=2, stale-if-error=60");
   }
 
   // Answers every waiter that can be answered now.

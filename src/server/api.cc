@@ -5,6 +5,7 @@
 
 #include "connection.h"
 #include "tutti/core/base64.h"
+#include "tutti/edge/http_edge.h"
 #include "tutti/media/origin.h"
 #include "tutti/protocol/codes.h"
 
@@ -89,6 +90,10 @@ void Api::handle(net::HttpRequest req, size_t worker, net::HttpReply reply) {
   if (path == "/api/stats") return stats(worker, counted);
   if (path == "/api/latency") return latency(req, worker, counted);
   if (path == "/api/media/streams") return mediaStreams(counted);
+  if (path == "/api/edge") {
+    if (!ctx_.edge) return counted(errorResponse(404, code::kBadRequest, "not an edge (server.role)"));
+    return counted({200, "application/json", ctx_.edge->statusJson(), {}});
+  }
   return counted(errorResponse(404, code::kBadRequest, "no such API path"));
 }
 

@@ -162,7 +162,9 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   section("server", [&](TableReader& r) {
     r.get("listen", c.server.listen).get("workers", c.server.workers).get("log_level", c.server.log_level)
         .get("api_key", c.server.api_key).get("shutdown_grace_ms", c.server.shutdown_grace_ms)
-        .get("audit_log", c.server.audit_log).get("rtt_probe_interval_ms", c.server.rtt_probe_interval_ms);
+        .get("audit_log", c.server.audit_log).get("rtt_probe_interval_ms", c.server.rtt_probe_interval_ms)
+        .get("role", c.server.role);
+    if (c.server.role != "origin" && c.server.role != "edge") r.refuse("role", "must be \"origin\" or \"edge\"");
   });
   section("limits", [&](TableReader& r) {
     auto& l = c.limits;
@@ -204,6 +206,13 @@ Result<ServerConfig> parseConfig(std::string_view text) {
     });
   });
   section("web", [&](TableReader& r) { r.get("root", c.web.root); });
+  section("edge", [&](TableReader& r) {
+    auto& e = c.edge;
+    r.get("origins", e.origins).get("cache_mb", e.cache_mb).get("max_object_mb", e.max_object_mb)
+        .get("probe_interval_ms", e.probe_interval_ms);
+    if (e.cache_mb < 1 || e.max_object_mb < 1 || e.max_object_mb > e.cache_mb || e.probe_interval_ms < 50)
+      r.refuse("cache_mb", "cache_mb >= max_object_mb >= 1, probe_interval_ms >= 50");
+  });
   section("demo", [&](TableReader& r) {
     auto& d = c.demo;
     r.get("table", d.table).get("stream", d.stream).get("betting_ms", d.betting_ms).get("pause_ms", d.pause_ms);
@@ -257,7 +266,7 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   }
   if (!err)
     for (auto& [k, v] : root)
-      if (k != "server" && k != "limits" && k != "auth" && k != "media" && k != "web" && k != "demo" && k != "rooms") {
+      if (k != "server" && k != "limits" && k != "auth" && k != "media" && k != "web" && k != "demo" && k != "edge" && k != "rooms") {
         err = configError(v, std::string(k.str()), "unknown section");
         break;
       }

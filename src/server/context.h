@@ -22,6 +22,9 @@ class WorkerHub;
 namespace tutti::media {
 class Origin;
 }  // namespace tutti::media
+namespace tutti::edge {
+class HttpEdge;
+}  // namespace tutti::edge
 namespace tutti::server {
 
 // Connections per source address. Thread-safe; touched only at connect and close.
@@ -90,6 +93,8 @@ struct ServerContext {
   // The media origin, when [media] configures one (set before the listener
   // serves requests; never changes after).
   media::Origin* origin = nullptr;
+  // The edge's HTTP side, in role "edge" (same lifetime rule).
+  edge::HttpEdge* edge = nullptr;
   std::atomic<bool> draining{false};
   int64_t started_us = 0;
 

@@ -19,6 +19,7 @@
 #include "tutti/auth/jwt.h"
 #include "tutti/broker/embedded_broker.h"
 #include "tutti/core/log.h"
+#include "tutti/edge/http_edge.h"
 #include "tutti/media/camera.h"
 #include "tutti/media/ingest.h"
 #include "tutti/media/origin.h"
@@ -202,7 +203,11 @@ class ServerImpl final : public Server, public net::HttpHandler {
     }
 
     // Before the listener: requests may reach the origin from the first one on.
-    if (auto m = startMedia(); !m) return m;
+    if (cfg.server.role == "edge") {
+      if (auto e = startEdge(); !e) return e;
+    } else if (auto m = startMedia(); !m) {
+      return m;
+    }
     if (!cfg.demo.table.empty()) {
       demo_ = std::make_unique<DemoTable>(ctx_, cfg.demo);
       demo_->start();
@@ -239,6 +244,33 @@ class ServerImpl final : public Server, public net::HttpHandler {
     auto l = net::Listener::start(hp->first, hp->second, ws, *this, lim, tm);
     if (!l) return l.error();
     listener_ = std::move(l.value());
+    return {};
+  }
+
+  // The edge's HTTP side (docs/edge.md): /hls/ from the origins.
+  Result<void> startEdge() {
+    const auto& e = ctx_.config.edge;
+    if (!ctx_.config.media.ingests.empty() || ctx_.config.media.camera || !ctx_.config.media.rtmp_listen.empty())
+      return makeError(1002, "an edge has no media ingest: move [media] to an origin");
+    edge::EdgeConfig ec;
+    for (const auto& o : e.origins) {
+      auto hp = splitHostPort(o);
+      if (!hp) return makeError(1002, "edge.origins: " + hp.error().message);
+      ec.origins.push_back({hp->first, hp->second});
+    }
+    if (ec.origins.empty()) return makeError(1002, "edge.origins: an edge needs at least one origin");
+    ec.cache.capacity_bytes = e.cache_mb << 20;
+    ec.cache.max_object_bytes = e.max_object_mb << 20;
+    ec.probe_interval_ms = e.probe_interval_ms;
+    ec.probe_timeout_ms = std::max<int64_t>(50, e.probe_interval_ms * 8 / 10);
+    std::vector<net::Worker*> ws;
+    for (auto& w : workers_) ws.push_back(w.get());
+    auto edge = edge::HttpEdge::create(ec, ws, ctx_.clock, ctx_.registry);
+    if (!edge) return makeError(1002, "edge: " + edge.error().message);
+    edge_ = std::move(*edge);
+    ctx_.edge = edge_.get();
+    edge_->start();
+    log::info("edge", {{"origins", std::to_string(ec.origins.size())}, {"cache_mb", std::to_string(e.cache_mb)}});
     return {};
   }
 
@@ -335,6 +367,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
     shut_down_ = true;
     ctx_.draining = true;
     if (demo_) demo_->stop();
+    if (edge_) edge_->stop();
     if (camera_) camera_->stop();
     for (auto& in : ingests_) in->stop();
     if (rtmp_) rtmp_->stop();
@@ -364,6 +397,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
   // net::HttpHandler
   void handle(net::HttpRequest req, size_t worker, net::HttpReply reply) override {
     if (origin_ && media::Origin::handles(req.path)) return origin_->handle(req, worker, std::move(reply));
+    if (edge_ && edge::HttpEdge::handles(req.path)) return edge_->handle(req, worker, std::move(reply));
     api_.handle(std::move(req), worker, std::move(reply));
   }
 
@@ -381,6 +415,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
   std::unique_ptr<net::Listener> listener_;
   std::unique_ptr<sync::AuditLog> audit_;
   std::unique_ptr<DemoTable> demo_;
+  std::unique_ptr<edge::HttpEdge> edge_;  // role "edge"
   // Destroyed in reverse: the camera, then the ingests (they feed the
   // origin's sinks), then the origin.
   std::unique_ptr<media::Origin> origin_;

@@ -70,7 +70,9 @@ class ServerProcess {
   std::string stderrTail(size_t bytes = 4000) const;
 
   // The config with `listen = "127.0.0.1:0"` in its [server] table (the
-  // table is added, or an existing listen line replaced).
+  // table is added, or an existing listen line replaced), except that a
+  // listen line naming a loopback port other than 0 is kept (a server
+  // restarted where its peers expect it).
   static std::string withListenOnPort0(std::string_view toml);
 
  private:

@@ -30,6 +30,9 @@ struct ListenConfig {
   std::string audit_log = "tutti-audit.jsonl";
   // Round-trip probes (WebSocket pings) per connection, for fairness and telemetry.
   int64_t rtt_probe_interval_ms = 2000;
+  // "origin": rooms and the media origin here. "edge": /hls/ comes from the
+  // [edge] origins, cached and collapsed (docs/edge.md).
+  std::string role = "origin";
 };
 
 struct LimitsConfig {
@@ -192,6 +195,18 @@ struct DemoConfig {
   int64_t pause_ms = 5000;
 };
 
+// [edge]: what an edge serves from where (docs/edge.md).
+struct EdgeSectionConfig {
+  // Origins as "ip:port"; keys are spread over them by consistent hashing,
+  // with failover to the next healthy one.
+  std::vector<std::string> origins;
+  // Memory for cached objects, and the largest one kept (above: passed through).
+  int64_t cache_mb = 256;
+  int64_t max_object_mb = 16;
+  // Health probes (GET /healthz) per origin.
+  int64_t probe_interval_ms = 1000;
+};
+
 struct ServerConfig {
   ListenConfig server;
   LimitsConfig limits;
@@ -199,6 +214,7 @@ struct ServerConfig {
   MediaConfig media;
   WebConfig web;
   DemoConfig demo;
+  EdgeSectionConfig edge;
   std::vector<RoomRule> rooms = {RoomRule{}};
 
   // The rule for a room name: longest prefix match (there is always the "" rule).
