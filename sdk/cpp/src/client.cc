@@ -21,10 +21,13 @@
 #include <sys/prctl.h>
 #endif
 
+#include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -141,6 +144,20 @@ struct Conn {
   std::optional<CloseInfo> disconnect_push;
 };
 
+// Where a call's answer goes: the future the caller holds, or a callback
+// (Client's callback flavours; run on the I/O thread).
+template <typename T>
+struct Reply {
+  Reply(std::promise<Result<T>> p) : promise(std::move(p)) {}          // NOLINT: implicit on purpose
+  Reply(std::function<void(Result<T>)> f) : callback(std::move(f)) {}  // NOLINT
+  void set_value(Result<T> r) {
+    if (callback) callback(std::move(r));
+    else promise.set_value(std::move(r));
+  }
+  std::promise<Result<T>> promise;
+  std::function<void(Result<T>)> callback;
+};
+
 enum class OpType { kPublish, kPresence, kPing, kUnsubscribe, kWindowOpen, kAction };
 
 // A call waiting for its reply. Kept across reconnects (and resent) until it
@@ -154,6 +171,7 @@ struct Op {
   std::optional<int64_t> at_us;     // publish
   std::optional<int64_t> delay_ms;  // publish
   std::optional<int64_t> media_ts_us;  // publish
+  std::optional<Relay> relay;       // publish, action (window_open: in window_spec)
   std::string window;               // window_open, action
   WindowSpec window_spec;           // window_open
   std::string action_id;            // action
@@ -161,10 +179,9 @@ struct Op {
   SteadyClock::time_point deadline;
   bool sent_before = false;
   uint64_t req_id = 0;  // id on the current connection; 0 = not sent on it
-  std::variant<std::promise<Result<PublishAck>>, std::promise<Result<PresenceResult>>,
-               std::promise<Result<int64_t>>, std::promise<Result<void>>, std::promise<Result<WindowInfo>>,
-               std::promise<Result<ActionDecision>>>
-      promise;
+  std::variant<Reply<PublishAck>, Reply<PresenceResult>, Reply<int64_t>, Reply<void>, Reply<WindowInfo>,
+               Reply<ActionDecision>>
+      promise{Reply<int64_t>(std::promise<Result<int64_t>>())};
 
   void fail(const Error& e) {
     std::visit([&](auto& p) { p.set_value(e); }, promise);
@@ -263,10 +280,20 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         clock_(opts_.clock != nullptr ? *opts_.clock : SystemClock::instance()),
         estimator_(opts_.clock_estimator) {
     if (opts_.client_id.empty()) opts_.client_id = randomHex(16);
-    if (auto u = parseUrl(opts_.url)) {
-      url_ = std::move(*u);
-    } else {
-      url_error_ = u.error();
+    if (opts_.candidates.empty()) {
+      if (auto u = parseUrl(opts_.url)) {
+        url_ = std::move(*u);
+      } else {
+        url_error_ = u.error();
+      }
+    }
+    for (const auto& c : opts_.candidates) {
+      auto u = parseUrl(c);
+      if (!u) {
+        url_error_ = u.error();
+        break;
+      }
+      candidates_.push_back(std::move(*u));
     }
   }
 
@@ -366,12 +393,17 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   std::future<Result<PublishAck>> publish(const std::string& room, std::string_view data_json,
                                           PublishOptions o) {
-    if (o.at_us && o.delay_ms)
-      return readyFuture<PublishAck>(makeError(kInvalidArgument, "publish: give at_us or delay_ms, not both"));
-    auto data = codec::compactJson(data_json);  // on the caller's thread
-    if (!data) return readyFuture<PublishAck>(data.error());
     std::promise<Result<PublishAck>> p;
     auto f = p.get_future();
+    publish(room, data_json, std::move(o), Reply<PublishAck>(std::move(p)));
+    return f;
+  }
+
+  void publish(const std::string& room, std::string_view data_json, PublishOptions o, Reply<PublishAck> p) {
+    if (o.at_us && o.delay_ms)
+      return p.set_value(makeError(kInvalidArgument, "publish: give at_us or delay_ms, not both"));
+    auto data = codec::compactJson(data_json);  // on the caller's thread
+    if (!data) return p.set_value(data.error());
     post([this, room, data = std::move(*data), o = std::move(o), p = std::move(p)]() mutable {
       if (closing_) return p.set_value(closedError());
       Op op;
@@ -382,18 +414,23 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       op.at_us = o.at_us;
       op.delay_ms = o.delay_ms;
       op.media_ts_us = o.media_ts_us;
+      op.relay = std::move(o.relay);
       if (op.client_msg_id.empty() && opts_.auto_client_msg_id)
         op.client_msg_id = opts_.client_id + "-" + std::to_string(next_msg_id_++);
       op.promise = std::move(p);
       addOp(std::move(op));
     });
-    return f;
   }
 
   std::future<Result<WindowInfo>> openWindow(const std::string& room, const std::string& window_id,
                                              WindowSpec spec) {
     std::promise<Result<WindowInfo>> p;
     auto f = p.get_future();
+    openWindow(room, window_id, std::move(spec), Reply<WindowInfo>(std::move(p)));
+    return f;
+  }
+
+  void openWindow(const std::string& room, const std::string& window_id, WindowSpec spec, Reply<WindowInfo> p) {
     post([this, room, window_id, spec, p = std::move(p)]() mutable {
       if (closing_) return p.set_value(closedError());
       Op op;
@@ -404,19 +441,24 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       op.promise = std::move(p);
       addOp(std::move(op));
     });
-    return f;
   }
 
   std::future<Result<ActionDecision>> act(const std::string& room, const std::string& window_id,
                                           std::string_view data_json, ActOptions o) {
+    std::promise<Result<ActionDecision>> p;
+    auto f = p.get_future();
+    act(room, window_id, data_json, std::move(o), Reply<ActionDecision>(std::move(p)));
+    return f;
+  }
+
+  void act(const std::string& room, const std::string& window_id, std::string_view data_json, ActOptions o,
+           Reply<ActionDecision> p) {
     // The stamp is the moment of the call, on the caller's thread.
     const int64_t stamp = o.stamp_us ? *o.stamp_us : serverNow().time_us;
     auto data = codec::compactJson(data_json.empty() ? std::string_view("null") : data_json);
-    if (!data) return readyFuture<ActionDecision>(data.error());
-    std::promise<Result<ActionDecision>> p;
-    auto f = p.get_future();
+    if (!data) return p.set_value(data.error());
     post([this, room, window_id, stamp, data = std::move(*data), id = std::move(o.action_id),
-          p = std::move(p)]() mutable {
+          relay = std::move(o.relay), p = std::move(p)]() mutable {
       if (closing_) return p.set_value(closedError());
       Op op;
       op.type = OpType::kAction;
@@ -424,12 +466,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       op.window = window_id;
       op.data = std::move(data);
       op.stamp_us = stamp;
+      op.relay = std::move(relay);
       op.action_id = std::move(id);
       if (op.action_id.empty()) op.action_id = opts_.client_id + "-a" + std::to_string(next_action_id_++);
       op.promise = std::move(p);
       addOp(std::move(op));
     });
-    return f;
   }
 
   ServerTime serverNow() const {
@@ -458,6 +500,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   std::future<Result<PresenceResult>> presence(const std::string& room) {
     std::promise<Result<PresenceResult>> p;
     auto f = p.get_future();
+    presence(room, Reply<PresenceResult>(std::move(p)));
+    return f;
+  }
+
+  void presence(const std::string& room, Reply<PresenceResult> p) {
     post([this, room, p = std::move(p)]() mutable {
       if (closing_) return p.set_value(closedError());
       Op op;
@@ -466,7 +513,6 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       op.promise = std::move(p);
       addOp(std::move(op));
     });
-    return f;
   }
 
   std::future<Result<int64_t>> ping() {
@@ -579,6 +625,77 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   void startAttempt() {
     if (closing_) return;
     if (url_error_) return terminal(CloseInfo{0, url_error_->message}, *url_error_);
+    if (!candidates_.empty()) return probeCandidates();
+    connectTo();
+  }
+
+  // The nearest candidate: GET /healthz to each at once; the first to
+  // answer 200 has the lowest round trip (through the whole path, proxies
+  // and the server included, where a TCP handshake may be answered early by
+  // a middlebox). None answering within the probe time counts as a failed
+  // attempt (backoff, then probe again).
+  void probeCandidates() {
+    setState(State::kConnecting, {});
+    struct Probe {
+      std::vector<std::unique_ptr<tcp::socket>> sockets;
+      std::vector<std::array<char, 16>> heads;
+      asio::steady_timer timer;
+      bool decided = false;
+      size_t pending = 0;
+      explicit Probe(asio::io_context& io) : timer(io) {}
+    };
+    auto probe = std::make_shared<Probe>(ioc_);
+    const uint64_t generation = ++probe_generation_;
+    auto decide = [this, self = shared_from_this(), probe, generation](std::optional<size_t> winner) {
+      if (probe->decided || generation != probe_generation_ || closing_) return;
+      probe->decided = true;
+      probe->timer.cancel();
+      beast::error_code ignored;
+      for (auto& sock : probe->sockets) sock->close(ignored);
+      if (!winner) {
+        auto c = std::make_shared<Conn>(ioc_);
+        conn_ = c;
+        return lost(c, CloseInfo{kCloseAbnormal, "no candidate answered"});
+      }
+      url_ = candidates_[*winner];
+      connectTo();
+    };
+    auto failed = [probe, decide] {
+      if (--probe->pending == 0) decide(std::nullopt);
+    };
+    probe->pending = candidates_.size();
+    probe->heads.resize(candidates_.size());
+    static const std::string kRequest = "GET /healthz HTTP/1.1\r\nHost: tutti\r\nConnection: close\r\n\r\n";
+    for (size_t i = 0; i < candidates_.size(); ++i) {
+      beast::error_code ec;
+      const auto addr = asio::ip::make_address(candidates_[i].host, ec);
+      const auto port = static_cast<uint16_t>(std::atoi(candidates_[i].port.c_str()));
+      probe->sockets.push_back(std::make_unique<tcp::socket>(ioc_));
+      if (ec) {
+        --probe->pending;  // names are not resolved for probing: give IP candidates
+        continue;
+      }
+      auto* sock = probe->sockets.back().get();
+      sock->async_connect(tcp::endpoint(addr, port), [probe, decide, failed, sock, i](beast::error_code e) {
+        if (e || probe->decided) return failed();
+        asio::async_write(*sock, asio::buffer(kRequest), [probe, decide, failed, sock, i](beast::error_code e2, size_t) {
+          if (e2 || probe->decided) return failed();
+          asio::async_read(*sock, asio::buffer(probe->heads[i]), [probe, decide, failed, i](beast::error_code e3, size_t n) {
+            const std::string_view head(probe->heads[i].data(), n);
+            if (e3 || !head.starts_with("HTTP/1.1 200")) return failed();
+            decide(i);
+          });
+        });
+      });
+    }
+    if (probe->pending == 0) return decide(std::nullopt);
+    probe->timer.expires_after(std::chrono::milliseconds(opts_.candidate_probe_ms));
+    probe->timer.async_wait([decide](beast::error_code e) {
+      if (!e) decide(std::nullopt);
+    });
+  }
+
+  void connectTo() {
     setState(State::kConnecting, {});
     auto c = std::make_shared<Conn>(ioc_);
     c->deadline = SteadyClock::now() + std::chrono::milliseconds(opts_.connect_timeout_ms);
@@ -946,14 +1063,15 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     std::string text;
     switch (op.type) {
       case OpType::kPublish:
-        text = codec::encodePublish(id, op.room, op.data, op.client_msg_id, op.at_us, op.delay_ms, op.media_ts_us);
+        text = codec::encodePublish(id, op.room, op.data, op.client_msg_id, op.at_us, op.delay_ms, op.media_ts_us,
+                                    op.relay);
         break;
       case OpType::kPresence: text = codec::encodePresence(id, op.room); break;
       case OpType::kPing: text = codec::encodePing(id); break;
       case OpType::kUnsubscribe: text = codec::encodeUnsubscribe(id, op.room); break;
       case OpType::kWindowOpen: text = codec::encodeWindowOpen(id, op.room, op.window, op.window_spec); break;
       case OpType::kAction:
-        text = codec::encodeAction(id, op.room, op.window, op.stamp_us, op.data, op.action_id);
+        text = codec::encodeAction(id, op.room, op.window, op.stamp_us, op.data, op.action_id, op.relay);
         break;
     }
     if (static_cast<int64_t>(text.size()) > limits_.max_frame_bytes) {
@@ -979,23 +1097,23 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (in.error) return op.fail(*in.error);
     switch (op.type) {
       case OpType::kPublish:
-        std::get<std::promise<Result<PublishAck>>>(op.promise).set_value(codec::decodePublishAck(in.result));
+        std::get<Reply<PublishAck>>(op.promise).set_value(codec::decodePublishAck(in.result));
         break;
       case OpType::kPresence:
-        std::get<std::promise<Result<PresenceResult>>>(op.promise)
+        std::get<Reply<PresenceResult>>(op.promise)
             .set_value(codec::decodePresenceResult(in.result));
         break;
       case OpType::kPing:
-        std::get<std::promise<Result<int64_t>>>(op.promise).set_value(codec::decodePingResult(in.result));
+        std::get<Reply<int64_t>>(op.promise).set_value(codec::decodePingResult(in.result));
         break;
       case OpType::kUnsubscribe:
-        std::get<std::promise<Result<void>>>(op.promise).set_value(Result<void>());
+        std::get<Reply<void>>(op.promise).set_value(Result<void>());
         break;
       case OpType::kWindowOpen:
-        std::get<std::promise<Result<WindowInfo>>>(op.promise).set_value(codec::decodeWindowInfo(in.result));
+        std::get<Reply<WindowInfo>>(op.promise).set_value(codec::decodeWindowInfo(in.result));
         break;
       case OpType::kAction:
-        std::get<std::promise<Result<ActionDecision>>>(op.promise)
+        std::get<Reply<ActionDecision>>(op.promise)
             .set_value(codec::decodeActionDecision(in.result));
         break;
     }
@@ -1096,7 +1214,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     sync_timer_.cancel();
     for (auto it = ops_.begin(); it != ops_.end();) {
       if (it->second.type == OpType::kUnsubscribe) {
-        std::get<std::promise<Result<void>>>(it->second.promise).set_value(Result<void>());
+        std::get<Reply<void>>(it->second.promise).set_value(Result<void>());
         it = ops_.erase(it);
       } else {
         it->second.req_id = 0;
@@ -1214,7 +1332,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
   } destroyed_;
   ClientOptions opts_;
-  ParsedUrl url_;
+  ParsedUrl url_;                       // where the current or next attempt goes
+  std::vector<ParsedUrl> candidates_;   // ClientOptions::candidates
+  uint64_t probe_generation_ = 0;
   std::optional<Error> url_error_;
   asio::io_context& ioc_;          // of the EventLoop the Client runs on
   const std::thread::id io_thread_;  // ... and its thread
@@ -1312,6 +1432,21 @@ std::future<Result<ActionDecision>> Client::act(const std::string& room, const s
 ServerTime Client::serverNow() const { return impl_->serverNow(); }
 ClockStats Client::syncStats() const { return impl_->syncStats(); }
 std::future<Result<PresenceResult>> Client::presence(const std::string& room) { return impl_->presence(room); }
+void Client::publish(const std::string& room, std::string_view data_json, PublishOptions options,
+                     std::function<void(Result<PublishAck>)> done) {
+  impl_->publish(room, data_json, std::move(options), std::move(done));
+}
+void Client::openWindow(const std::string& room, const std::string& window_id, WindowSpec spec,
+                        std::function<void(Result<WindowInfo>)> done) {
+  impl_->openWindow(room, window_id, std::move(spec), std::move(done));
+}
+void Client::act(const std::string& room, const std::string& window_id, std::string_view data_json,
+                 ActOptions options, std::function<void(Result<ActionDecision>)> done) {
+  impl_->act(room, window_id, data_json, std::move(options), std::move(done));
+}
+void Client::presence(const std::string& room, std::function<void(Result<PresenceResult>)> done) {
+  impl_->presence(room, std::move(done));
+}
 std::future<Result<int64_t>> Client::ping() { return impl_->ping(); }
 void Client::close() { impl_->close(); }
 State Client::state() const { return impl_->stateNow(); }

@@ -96,6 +96,15 @@ struct ClientOptions {
 
   // ws://HOST:PORT/PATH (wss:// is not supported yet).
   std::string url;
+  // Endpoints to choose from, as ws:// URLs: the edges of a region (an
+  // origin's GET /api/directory lists them). When not empty, `url` is not
+  // used: before each connection attempt the SDK measures the round trip of
+  // GET /healthz to every candidate (at most candidate_probe_ms; IP
+  // addresses only) and connects to the first that answers 200, the nearest
+  // healthy one; so when its edge fails, the next attempt moves to the next
+  // nearest, and rooms recover there.
+  std::vector<std::string> candidates;
+  int64_t candidate_probe_ms = 1000;
   // Token for the connect command; empty = anonymous. If token_provider is
   // set it is called (on the I/O thread) before every connection attempt and
   // its result is used instead.
@@ -241,6 +250,18 @@ class Client {
   // first decision, flagged duplicate (see ActionDecision::duplicate).
   std::future<Result<ActionDecision>> act(const std::string& room, const std::string& window_id,
                                           std::string_view data_json, ActOptions options = {});
+
+  // Callback flavours of publish, openWindow, act and presence, for a host
+  // that must not block on futures (an edge relaying for its own clients,
+  // docs/edge.md). `done` runs once, on the I/O thread (keep it short: post
+  // the result to where it belongs).
+  void publish(const std::string& room, std::string_view data_json, PublishOptions options,
+               std::function<void(Result<PublishAck>)> done);
+  void openWindow(const std::string& room, const std::string& window_id, WindowSpec spec,
+                  std::function<void(Result<WindowInfo>)> done);
+  void act(const std::string& room, const std::string& window_id, std::string_view data_json, ActOptions options,
+           std::function<void(Result<ActionDecision>)> done);
+  void presence(const std::string& room, std::function<void(Result<PresenceResult>)> done);
 
   // The server's clock now, from the client clock and the sync estimate. Any
   // thread; cheap (a mutex and a few multiplications).
