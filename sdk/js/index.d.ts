@@ -194,8 +194,17 @@ export interface ClockEstimatorConfig {
 }
 
 export interface ClientOptions {
-  /** ws://HOST:PORT/ws or wss://... */
-  url: string;
+  /** ws://HOST:PORT/ws or wss://... (or give `candidates`) */
+  url?: string;
+  /**
+   * Endpoints to choose from (the edges of a region: an origin's GET /api/directory lists them).
+   * Before each connection attempt the SDK asks GET /healthz of every candidate at once and
+   * connects to the first that answers 200 (the nearest healthy one), so when its edge fails the
+   * next attempt moves to the next nearest, and rooms recover there. `url` is then not used.
+   */
+  candidates?: string[];
+  /** How long the candidate probe waits (default 1000 ms); none answering is a failed attempt. */
+  candidateProbeMs?: number;
   /** WebSocket constructor; default globalThis.WebSocket (pass `ws`'s in Node 20). */
   WebSocket?: any;
   /** Token for the connect command; empty/absent = anonymous. */
@@ -259,6 +268,8 @@ export declare class Client {
   openWindow(room: string, windowId: string, spec: WindowSpec): Promise<WindowInfo>;
   act(room: string, windowId: string, data: unknown, options?: ActOptions): Promise<ActionDecision>;
   serverNow(): ServerTime;
+  /** The endpoint connected to, or tried next (null before the first candidate probe). */
+  readonly endpoint: string | null;
   syncStats(): ClockStats;
   presence(room: string): Promise<PresenceResult>;
   /** Application-level round trip; resolves with the server's time (UTC us). */

@@ -48,7 +48,8 @@ void Api::handle(net::HttpRequest req, size_t worker, net::HttpReply reply) {
     reply(std::move(r));
   };
   const auto& path = req.path;
-  if (path == "/healthz") return counted({200, "text/plain", "ok\n", {}});
+  // Any page may ask (the SDKs time it to pick the nearest edge).
+  if (path == "/healthz") return counted({200, "text/plain", "ok\n", {{"Access-Control-Allow-Origin", "*"}, {"Cache-Control", "no-store"}}});
   if (path == "/readyz")
     return counted(ctx_.draining.load() ? net::HttpResponse{503, "text/plain", "draining\n", {}}
                                         : net::HttpResponse{200, "text/plain", "ready\n", {}});

@@ -95,7 +95,9 @@ export { STATE as State };
 
 export class Client {
   constructor(options) {
-    if (!options || typeof options.url !== 'string') throw new TuttiError(kInvalidArgument, 'options.url is required');
+    const hasCandidates = options && Array.isArray(options.candidates) && options.candidates.length > 0;
+    if (!options || (typeof options.url !== 'string' && !hasCandidates))
+      throw new TuttiError(kInvalidArgument, 'options.url (or options.candidates) is required');
     this.opts_ = { ...DEFAULTS, ...options };
     if (!this.opts_.clientId) this.opts_.clientId = randomHex(16);
     this.WS_ = options.WebSocket ?? globalThis.WebSocket;
@@ -103,7 +105,10 @@ export class Client {
     this.estimator_ = new ClockEstimator(this.opts_.clockEstimator);
     this.backoff_ = new Backoff(this.opts_.backoffMinMs, this.opts_.backoffMaxMs);
     this.listeners_ = { state: new Set(), connected: new Set(), error: new Set() };
-    if (!/^wss?:\/\/[^/]+/.test(this.opts_.url)) this.urlError_ = 'url must start with ws:// or wss://';
+    // The URL of the current or next attempt; with candidates, the nearest (probeCandidates_).
+    this.url_ = hasCandidates ? null : this.opts_.url;
+    const urls = hasCandidates ? this.opts_.candidates : [this.opts_.url];
+    if (!urls.every((u) => /^wss?:\/\/[^/]+/.test(u))) this.urlError_ = 'url must start with ws:// or wss://';
     else if (typeof this.WS_ !== 'function') this.urlError_ = 'no WebSocket: pass options.WebSocket (e.g. from the ws package)';
 
     this.state_ = STATE.Idle;
@@ -360,9 +365,51 @@ export class Client {
     const c = { ws: null, open: false, outq: [], flushQueued: false, deadline: monoMs() + this.opts_.connectTimeoutMs,
                 disconnectPush: null, onClosed: null };
     this.conn_ = c;
+    if (this.opts_.candidates && this.opts_.candidates.length > 0) {
+      this.probeCandidates_().then((url) => {
+        if (c !== this.conn_ || this.closing_) return;
+        if (!url) return this.lost_(c, { code: Close.Abnormal, reason: 'no candidate answered' });
+        this.url_ = url;
+        this.openSocket_(c);
+      });
+      return;
+    }
+    this.openSocket_(c);
+  }
+
+  // The nearest candidate: GET /healthz on each at once; the first to answer
+  // 200 has the lowest round trip (through the whole path). null when none
+  // answers within candidateProbeMs.
+  probeCandidates_() {
+    const httpOf = (u) => u.replace(/^ws(s?):\/\//, 'http$1://').replace(/^(https?:\/\/[^/]+).*$/, '$1');
+    const controller = typeof AbortController === 'function' ? new AbortController() : null;
+    const timeoutMs = this.opts_.candidateProbeMs ?? 1000;
+    return new Promise((resolve) => {
+      let left = this.opts_.candidates.length;
+      let done = false;
+      const finish = (url) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (controller) controller.abort();
+        resolve(url);
+      };
+      const timer = setTimeout(() => finish(null), timeoutMs);
+      for (const url of this.opts_.candidates) {
+        fetch(httpOf(url) + '/healthz', { cache: 'no-store', signal: controller ? controller.signal : undefined })
+          .then((r) => { if (r.ok) finish(url); else if (--left === 0) finish(null); })
+          .catch(() => { if (--left === 0) finish(null); });
+      }
+    });
+  }
+
+  // The endpoint the client is connected to, or will try next (null before the first probe).
+  get endpoint() { return this.url_; }
+
+  openSocket_(c) {
     let ws;
     try {
-      ws = new this.WS_(this.opts_.url);
+      ws = new this.WS_(this.url_);
     } catch (e) {
       return this.lost_(c, { code: Close.Abnormal, reason: 'WebSocket: ' + e.message });
     }
