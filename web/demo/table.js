@@ -16,10 +16,6 @@ const REASONS = {
 };
 
 export function createTable({ client, room, player, hls, hook }) {
-  const frameRate = () => {
-    const l = hls && hls.levels && hls.levels[hls.currentLevel];
-    return (l && l.frameRate) || 30;
-  };
   let current = null; // {window, opens_at, closes_at, bets: []}
   let historyTop = { epoch: null, offset: 0 };
   let seats = 0;
@@ -137,12 +133,9 @@ export function createTable({ client, room, player, hls, hook }) {
       show(null);
       return;
     }
-    // The frame that shows it is the one nearest in capture time. Program
-    // date time has millisecond precision, so a frame's mapped capture time
-    // can fall just short of its true one: asking for half a frame earlier
-    // reveals on the event's own frame rather than the one after it.
-    const halfFrameUs = 1e6 / (2 * frameRate());
-    player.reveal({ mediaTsUs: pub.mediaTsUs - halfFrameUs }, (_item, info) => show({ ...info, offFrameUs: info.frameCaptureUs - pub.mediaTsUs }));
+    // Revealed with the frame that carries it (the player allows for program
+    // date time's millisecond rounding: within half a frame is that frame).
+    player.reveal(pub, (_item, info) => show(info));
   }
 
   function addHistory(d) {

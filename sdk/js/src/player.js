@@ -38,6 +38,8 @@ const kGainPerS = 0.5;
 const kRateStep = 0.005;
 // After a seek, let the new position settle before judging it again.
 const kSeekCooldownMs = 2000;
+// The controller speeds up only with more than this buffered ahead (s).
+const kMinAheadS = 0.3;
 
 export class MediaPlayer {
   constructor(options) {
@@ -56,6 +58,8 @@ export class MediaPlayer {
 
     this.fragments_ = [];  // [{start (s), duration (s), pdtMs}], sorted by start
     this.pending_ = [];    // [{item, callback, mediaTsUs}], sorted by mediaTsUs
+    this.frameUs_ = 33_333;          // presented frame length, measured
+    this.revealToleranceUs_ = 16_667; // half of it
     this.latencyMs_ = null;
     this.rawLatencyMs_ = null;
     this.frameCaptureUs_ = null;
@@ -127,7 +131,7 @@ export class MediaPlayer {
       return;
     }
     // Already shown? Then at once, flagged by how far past its frame we are.
-    if (this.frameCaptureUs_ !== null && ts <= this.frameCaptureUs_) {
+    if (this.frameCaptureUs_ !== null && ts <= this.frameCaptureUs_ + this.revealToleranceUs_) {
       cb(item, { frameCaptureUs: this.frameCaptureUs_, offFrameUs: this.frameCaptureUs_ - ts, serverNowUs: this.serverNowUs_() });
       return;
     }
@@ -145,9 +149,16 @@ export class MediaPlayer {
   onFrame_(mediaTimeS) {
     const cap = this.captureTimeUs(mediaTimeS);
     if (cap === null) return;
+    // The frame's length, from consecutive presented frames (30 fps until known).
+    if (this.frameCaptureUs_ !== null && cap > this.frameCaptureUs_ && cap - this.frameCaptureUs_ < 200_000)
+      this.frameUs_ = this.frameUs_ + 0.1 * (cap - this.frameCaptureUs_ - this.frameUs_);
     this.frameCaptureUs_ = cap;
+    // Program date time has millisecond precision, so the frame that carries
+    // an event can map up to a millisecond before its media_ts: an event is
+    // this frame's when it falls within half a frame after it.
+    this.revealToleranceUs_ = this.frameUs_ / 2;
     const nowUs = this.serverNowUs_();
-    while (this.pending_.length > 0 && this.pending_[0].mediaTsUs <= cap) {
+    while (this.pending_.length > 0 && this.pending_[0].mediaTsUs <= cap + this.revealToleranceUs_) {
       const p = this.pending_.shift();
       try {
         p.callback(p.item, { frameCaptureUs: cap, offFrameUs: cap - p.mediaTsUs, serverNowUs: nowUs });
@@ -186,7 +197,24 @@ export class MediaPlayer {
       const e = err - Math.sign(err) * this.deadBandMs_;
       rate = 1 + Math.max(-this.maxRateDelta_, Math.min(this.maxRateDelta_, kGainPerS * e / 1000));
     }
+    // Never faster than the buffer allows: speeding up with little ahead
+    // only trades latency for a stall. Below kMinAheadS, no speed-up; up to
+    // twice that, a proportional share of it.
+    if (rate > 1) {
+      const ahead = this.bufferAheadS_();
+      rate = 1 + (rate - 1) * Math.max(0, Math.min(1, (ahead - kMinAheadS) / kMinAheadS));
+    }
     this.setRate_(rate);
+  }
+
+  // Seconds buffered ahead of the playhead.
+  bufferAheadS_() {
+    const v = this.video_;
+    const b = v.buffered;
+    if (!b || typeof b.length !== 'number') return 0;
+    for (let i = 0; i < b.length; ++i)
+      if (v.currentTime >= b.start(i) - 0.05 && v.currentTime <= b.end(i)) return b.end(i) - v.currentTime;
+    return 0;
   }
 
   seekable_(t) {
