@@ -295,6 +295,10 @@ Result<Claims> claimsFrom(const json::object& payload) {
     if (!list) return malformed("claim windows is not an array of strings");
     c.windows = std::move(*list);
   }
+  if (const auto* v = payload.if_contains("edge")) {
+    if (!v->is_bool()) return malformed("claim edge is not a boolean");
+    c.edge = v->get_bool();
+  }
   if (!has_sub) return makeError(code::kTokenMissingClaim, "claim sub is missing or empty");
   if (!has_exp) return makeError(code::kTokenMissingClaim, "claim exp is missing");
   return c;
@@ -497,6 +501,7 @@ Result<std::string> sign(const Claims& claims, Alg alg, std::string_view key) {
   if (!claims.subscribe.empty()) payload["subscribe"] = strings(claims.subscribe);
   if (!claims.publish.empty()) payload["publish"] = strings(claims.publish);
   if (!claims.windows.empty()) payload["windows"] = strings(claims.windows);
+  if (claims.edge) payload["edge"] = true;
   return signRaw(json::serialize(header), json::serialize(payload), alg, key);
 }
 

@@ -54,6 +54,27 @@ bool readUint(const json::value& v, uint64_t& out) {
   return false;
 }
 
+// params.relay (edges only; the connection checks who may send it).
+Result<std::optional<RelayParams>> optRelay(const json::object& p) {
+  auto* v = p.if_contains("relay");
+  if (!v || v->is_null()) return std::optional<RelayParams>();
+  if (!v->is_object()) return invalid("relay must be an object");
+  const auto& o = v->get_object();
+  RelayParams r;
+  std::optional<int64_t> rmin, rmax;
+  if (!optString(o, "user", r.user) || !optString(o, "client", r.client) || r.user.size() > 256 ||
+      r.client.size() > 128 || !optInt(o, "received", r.received_us) || !optInt(o, "rtt_min_us", rmin) ||
+      !optInt(o, "rtt_max_us", rmax))
+    return invalid("relay: user, client (strings), received, rtt_min_us, rtt_max_us (integers)");
+  r.rtt_min_us = rmin.value_or(-1);
+  r.rtt_max_us = rmax.value_or(-1);
+  if (auto* pm = o.if_contains("permitted"); pm && !pm->is_null()) {
+    if (!pm->is_bool()) return invalid("relay: permitted must be a boolean");
+    r.permitted = pm->get_bool();
+  }
+  return std::optional<RelayParams>(std::move(r));
+}
+
 Result<Command> decodeObject(const json::object& o, uint64_t id) {
   Command cmd;
   cmd.id = id;
@@ -119,6 +140,9 @@ Result<Command> decodeObject(const json::object& o, uint64_t id) {
     if (!optInt(*params, "media_ts", pp.media_ts_us) || (pp.media_ts_us && *pp.media_ts_us < 0))
       return invalid("publish: media_ts must be a capture time (UTC microseconds)");
     if (pp.delay_ms && (*pp.delay_ms < 0 || *pp.delay_ms > 3'600'000)) return invalid("publish: delay_ms out of range");
+    auto relay = optRelay(*params);
+    if (!relay) return relay.error();
+    pp.relay = std::move(*relay);
     cmd.params = std::move(pp);
   } else if (method == "ping") {
     cmd.method = Method::kPing;
@@ -142,6 +166,9 @@ Result<Command> decodeObject(const json::object& o, uint64_t id) {
         !optInt(*params, "duration_ms", wp.duration_ms))
       return invalid("window_open: opens_at, closes_at and duration_ms must be integers");
     if (!wp.closes_at_us && !wp.duration_ms) return invalid("window_open: give closes_at or duration_ms");
+    auto relay = optRelay(*params);
+    if (!relay) return relay.error();
+    wp.relay = std::move(*relay);
     cmd.params = std::move(wp);
   } else if (method == "action") {
     cmd.method = Method::kAction;
@@ -159,6 +186,9 @@ Result<Command> decodeObject(const json::object& o, uint64_t id) {
     else ap.data_json = "null";
     if (!optString(*params, "action_id", ap.action_id) || ap.action_id.empty() || ap.action_id.size() > 128)
       return invalid("action: action_id must be a non-empty string of at most 128 bytes");
+    auto relay = optRelay(*params);
+    if (!relay) return relay.error();
+    ap.relay = std::move(*relay);
     cmd.params = std::move(ap);
   } else {
     return makeError(code::kUnknownMethod, "unknown method");

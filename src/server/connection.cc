@@ -203,6 +203,7 @@ void Connection::onConnect(uint64_t id, protocol::ConnectParams& p) {
                                       : closeWith(code::kCloseBadToken, "bad token");
     }
     anonymous_ = false;
+    is_edge_ = claims->edge;
     token_exp_s_ = claims->exp + auth.leeway_s;
     user_ = claims->sub;
     may_subscribe_ = std::move(claims->subscribe);
@@ -252,7 +253,7 @@ bool Connection::mayAccess(const std::string& room, bool publish) const {
 void Connection::onSubscribe(uint64_t id, protocol::SubscribeParams& p) {
   if (!mayAccess(p.room, false)) return replyError(id, makeError(code::kPermissionDenied, "not allowed to subscribe to " + p.room));
   if (subs_.count(p.room)) return replyError(id, makeError(code::kAlreadySubscribed, "already subscribed to " + p.room));
-  if (static_cast<int64_t>(subs_.size()) >= ctx_.config.limits.max_rooms_per_connection) {
+  if (!is_edge_ && static_cast<int64_t>(subs_.size()) >= ctx_.config.limits.max_rooms_per_connection) {
     ctx_.metrics->limit_rooms.inc();
     return replyError(id, makeError(code::kTooManyRooms, "too many rooms on this connection (limit " +
                                                              std::to_string(ctx_.config.limits.max_rooms_per_connection) + ")"));
@@ -274,9 +275,19 @@ void Connection::onSubscribe(uint64_t id, protocol::SubscribeParams& p) {
   ctx_.broker->subscribe(std::move(req), [weak = weak_from_this(), id, room = p.room,
                                           gen = sub.generation](Result<sync::SubscribeSnapshot> snap) mutable {
     auto self = weak.lock();
-    if (!self || !snap) return;  // gone: onClosed already balanced the broker's count
+    if (!self) return;  // gone: onClosed already balanced the broker's count
+    if (!snap) return self->subscribeFailed(id, room, gen, snap.error());
     self->subscribed(id, room, gen, std::move(snap.value()));
   });
+}
+
+// The broker could not subscribe (an edge whose origin refused or did not
+// answer): nothing was counted there, so the room is simply forgotten.
+void Connection::subscribeFailed(uint64_t id, const std::string& room, uint64_t generation, const Error& e) {
+  auto it = subs_.find(room);
+  if (it == subs_.end() || it->second.generation != generation) return;
+  subs_.erase(it);
+  replyError(id, e);
 }
 
 void Connection::subscribed(uint64_t id, const std::string& room, uint64_t generation, sync::SubscribeSnapshot snap) {
@@ -325,7 +336,9 @@ void Connection::onPublish(uint64_t id, protocol::PublishParams& p) {
     ctx_.metrics->limit_data.inc();
     return replyError(id, makeError(code::kDataTooLarge, "data above max_data_bytes"));
   }
-  if (!publish_bucket_.tryTake(ctx_.clock.monoUs())) {
+  if (p.relay && !is_edge_)
+    return replyError(id, makeError(code::kPermissionDenied, "relay is for connections with an edge token"));
+  if (!is_edge_ && !publish_bucket_.tryTake(ctx_.clock.monoUs())) {
     ctx_.metrics->limit_rate.inc();
     return replyError(id, makeError(code::kRateLimited, "publish rate limit exceeded"));
   }
@@ -341,7 +354,12 @@ void Connection::onPublish(uint64_t id, protocol::PublishParams& p) {
   // event on that stream's timeline, once it has its offset.
   std::string event_data;
   if (p.media_ts_us && ctx_.pinsMedia(p.room)) event_data = req.data_json;
-  if (!p.client_msg_id.empty()) req.dedup_key = "c\x1f" + user_ + "\x1f" + client_ + "\x1f" + p.client_msg_id;
+  // A relayed publish is de-duplicated as its end user's own, so a retry
+  // through another edge (or directly) is still recognised.
+  req.user = p.relay ? p.relay->user : user_;
+  req.client = p.relay ? p.relay->client : client_;
+  req.client_msg_id = p.client_msg_id;
+  if (!p.client_msg_id.empty()) req.dedup_key = "c\x1f" + req.user + "\x1f" + req.client + "\x1f" + p.client_msg_id;
   ctx_.broker->publish(std::move(req), [weak = weak_from_this(), id, room = p.room, media_ts = p.media_ts_us,
                                         event_data = std::move(event_data)](Result<broker::PublishResult> r) {
     auto self = weak.lock();
@@ -408,6 +426,8 @@ void Connection::onTime(uint64_t id, const protocol::TimeParams& p) {
 void Connection::onWindowOpen(uint64_t id, protocol::WindowOpenParams& p) {
   if (!auth::allowed(may_open_windows_, p.room))
     return replyError(id, makeError(code::kPermissionDenied, "not allowed to open windows in " + p.room));
+  if (p.relay && !is_edge_)
+    return replyError(id, makeError(code::kPermissionDenied, "relay is for connections with an edge token"));
   broker::WindowRequest req;
   req.room = p.room;
   req.window = p.window;
@@ -415,7 +435,7 @@ void Connection::onWindowOpen(uint64_t id, protocol::WindowOpenParams& p) {
   req.closes_at_us = p.closes_at_us;
   if (p.duration_ms) req.duration_us = *p.duration_ms * 1000;
   req.worker = hub_.index();
-  req.opened_by = anonymous_ ? "anonymous:" + session_ : user_;
+  req.opened_by = p.relay ? p.relay->user : anonymous_ ? "anonymous:" + session_ : user_;
   ctx_.broker->openWindow(std::move(req), [weak = weak_from_this(), id, room = p.room](Result<sync::WindowSpec> r) {
     auto self = weak.lock();
     if (!self) return;
@@ -440,8 +460,10 @@ void Connection::onAction(uint64_t id, protocol::ActionParams& p) {
     ctx_.metrics->limit_data.inc();
     return replyError(id, makeError(code::kDataTooLarge, "data above max_data_bytes"));
   }
+  if (p.relay && !is_edge_)
+    return replyError(id, makeError(code::kPermissionDenied, "relay is for connections with an edge token"));
   // Actions share the publish budget: a flood of bets is a flood of publishes.
-  if (!publish_bucket_.tryTake(ctx_.clock.monoUs())) {
+  if (!is_edge_ && !publish_bucket_.tryTake(ctx_.clock.monoUs())) {
     ctx_.metrics->limit_rate.inc();
     return replyError(id, makeError(code::kRateLimited, "action rate limit exceeded"));
   }
@@ -460,6 +482,19 @@ void Connection::onAction(uint64_t id, protocol::ActionParams& p) {
   in.rtt_min_us = r.min_us;
   in.rtt_max_us = r.max_us;
   in.permitted = mayAccess(p.room, true);
+  if (p.relay) {
+    // Forwarded by an edge: judged as the end user at the edge, by the edge's
+    // read time (origin time, as the edge's synced clock tells it) and the
+    // edge's own probes of that client's round trip (docs/edge.md).
+    in.user = p.relay->user;
+    in.client = p.relay->client;
+    // Never later than this node read it: an edge clock running fast cannot
+    // make an action look older than it is here.
+    if (p.relay->received_us) in.received_us = std::min(*p.relay->received_us, frame_received_us_);
+    in.rtt_min_us = p.relay->rtt_min_us;
+    in.rtt_max_us = p.relay->rtt_max_us;
+    in.permitted = in.permitted && p.relay->permitted;
+  }
   ctx_.broker->act(std::move(req), [weak = weak_from_this(), id, room = p.room, window = p.window,
                                     action_id = p.action_id](Result<broker::ActionResult> res) {
     auto self = weak.lock();

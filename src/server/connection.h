@@ -67,6 +67,7 @@ class Connection final : public net::WsHandler, public std::enable_shared_from_t
   void onWindowOpen(uint64_t id, protocol::WindowOpenParams& p);
   void onAction(uint64_t id, protocol::ActionParams& p);
   void subscribed(uint64_t id, const std::string& room, uint64_t generation, sync::SubscribeSnapshot snap);
+  void subscribeFailed(uint64_t id, const std::string& room, uint64_t generation, const Error& e);
 
   void reply(uint64_t id, std::string_view result_json);
   void replyError(uint64_t id, const Error& e);
@@ -80,6 +81,11 @@ class Connection final : public net::WsHandler, public std::enable_shared_from_t
   bool counted_ip_ = false;
   bool connected_ = false;
   bool anonymous_ = true;
+  // The token says this connection is an edge (claim `edge`): it may forward
+  // commands for its clients (`relay`), and per-connection limits meant for
+  // one end user (publish rate, rooms) do not apply: the edge applies them to
+  // each of its clients.
+  bool is_edge_ = false;
   int64_t token_exp_s_ = 0;  // 0: no token
   std::string user_;
   std::string session_;

@@ -53,7 +53,9 @@ void DemoTable::openRound(const std::shared_ptr<State>& s) {
       s->loop().postAfter(1'000'000, [s] { openRound(s); });
       return;
     }
-    const int64_t until_settled = std::max<int64_t>(0, r->settles_at_us - s->ctx.clock.wallUs());
+    // The result after the window's summary (published at settles_at): a
+    // tenth of a second later, so every bet is judged before the number.
+    const int64_t until_settled = std::max<int64_t>(0, r->settles_at_us + 100'000 - s->ctx.clock.wallUs());
     s->loop().postAfter(until_settled, [s, id] { publishResult(s, id); });
   });
 }

@@ -18,6 +18,7 @@
 #include "hub.h"
 #include "tutti/auth/jwt.h"
 #include "tutti/broker/embedded_broker.h"
+#include "tutti/broker/relay_broker.h"
 #include "tutti/core/log.h"
 #include "tutti/edge/http_edge.h"
 #include "tutti/media/camera.h"
@@ -128,7 +129,12 @@ sync::RoomPolicy policyOf(const RoomRule& r) {
 
 class ServerImpl final : public Server, public net::HttpHandler {
  public:
-  explicit ServerImpl(ServerConfig config) : ctx_(std::move(config), SystemClock::instance()), api_(ctx_) {}
+  // An edge's clock is its origin's (docs/edge.md): every server time it
+  // reports (time, ts of connect replies, action receipts) is origin time.
+  explicit ServerImpl(ServerConfig config)
+      : edge_role_(config.server.role == "edge"),
+        ctx_(std::move(config), edge_role_ ? static_cast<const Clock&>(origin_clock_) : SystemClock::instance()),
+        api_(ctx_) {}
 
   ~ServerImpl() override { shutdown(); }
 
@@ -182,10 +188,20 @@ class ServerImpl final : public Server, public net::HttpHandler {
                               {"last_hash", audit_->lastHash()}});
     }
     auto* cfgp = &ctx_.config;
-    auto broker = std::make_unique<broker::EmbeddedBroker>(
-        ex, sinks, [cfgp](const std::string& room) { return policyOf(cfgp->ruleFor(room)); }, ctx_.clock,
-        audit_.get());
-    ctx_.broker = std::move(broker);
+    broker::PolicyFn policy = [cfgp](const std::string& room) { return policyOf(cfgp->ruleFor(room)); };
+    if (edge_role_) {
+      // Rooms relayed from the origins (docs/edge.md, "Rooms at the edge").
+      if (cfg.edge.origins.empty()) return makeError(1002, "edge.origins: an edge needs at least one origin");
+      broker::RelayConfig rc;
+      rc.origins = cfg.edge.origins;
+      rc.failover_ms = cfg.edge.failover_ms;
+      rc.token_provider = upstreamTokenProvider();
+      auto relay = std::make_unique<broker::RelayBroker>(rc, ex, sinks, policy, origin_clock_, ctx_.registry);
+      relay_ = relay.get();
+      ctx_.broker = std::move(relay);
+    } else {
+      ctx_.broker = std::make_unique<broker::EmbeddedBroker>(ex, sinks, policy, ctx_.clock, audit_.get());
+    }
     ctx_.registry.gauge("tutti_workers", "Worker threads").set(static_cast<int64_t>(n));
     auto& rooms_gauge = ctx_.registry.gauge("tutti_rooms", "Rooms held by this node");
     for (size_t i = 0; i < n; ++i) {
@@ -270,8 +286,29 @@ class ServerImpl final : public Server, public net::HttpHandler {
     edge_ = std::move(*edge);
     ctx_.edge = edge_.get();
     edge_->start();
+    relay_->start();
     log::info("edge", {{"origins", std::to_string(ec.origins.size())}, {"cache_mb", std::to_string(e.cache_mb)}});
     return {};
+  }
+
+  // The token the edge presents to its origin for the rooms it relays.
+  std::function<std::string()> upstreamTokenProvider() const {
+    const auto& cfg = ctx_.config;
+    if (!cfg.edge.token.empty()) return [t = cfg.edge.token] { return t; };
+    if (cfg.auth.algorithm == "HS256" && !cfg.auth.secret.empty()) {
+      return [secret = cfg.auth.secret] {
+        auth::Claims c;
+        c.sub = "edge";
+        c.exp = SystemClock::instance().wallUs() / 1'000'000 + 3600;
+        c.subscribe = c.publish = c.windows = {"*"};
+        c.edge = true;
+        auto t = auth::sign(c, auth::Alg::kHS256, secret);
+        return t ? t.value() : std::string();
+      };
+    }
+    log::warn("edge: no [edge] token and no HS256 secret: rooms are relayed anonymously, publishes and actions "
+              "will be refused by the origin");
+    return [] { return std::string(); };
   }
 
   // The origin, its ingests and the synthetic camera (docs/media.md).
@@ -380,6 +417,8 @@ class ServerImpl final : public Server, public net::HttpHandler {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ctx_.config.server.shutdown_grace_ms);
     while (ctx_.metrics && ctx_.metrics->connections.value() > 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // The upstream's callbacks post to the workers: end them first.
+    if (relay_) relay_->stop();
     for (auto& w : workers_) w->stop();
     log::info("stopped", {{"open_connections", std::to_string(ctx_.metrics ? ctx_.metrics->connections.value() : 0)}});
   }
@@ -407,6 +446,8 @@ class ServerImpl final : public Server, public net::HttpHandler {
   }
 
  private:
+  broker::OriginClock origin_clock_;  // role "edge": ctx_.clock (before ctx_, which refers to it)
+  const bool edge_role_;
   ServerContext ctx_;
   Api api_;
   std::vector<std::unique_ptr<net::Worker>> workers_;
@@ -416,6 +457,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
   std::unique_ptr<sync::AuditLog> audit_;
   std::unique_ptr<DemoTable> demo_;
   std::unique_ptr<edge::HttpEdge> edge_;  // role "edge"
+  broker::RelayBroker* relay_ = nullptr;  // role "edge": ctx_.broker
   // Destroyed in reverse: the camera, then the ingests (they feed the
   // origin's sinks), then the origin.
   std::unique_ptr<media::Origin> origin_;

@@ -51,6 +51,9 @@ struct Claims {
   std::vector<std::string> subscribe;  // room patterns (see permissions.h); absent = none
   std::vector<std::string> publish;    // rooms to publish to and act in windows of
   std::vector<std::string> windows;    // rooms in which this user may open fair windows
+  // The bearer is an edge (docs/edge.md): it may forward commands for its own
+  // clients (`relay` in publish, window_open and action). Absent = false.
+  bool edge = false;
 
   bool operator==(const Claims&) const = default;
 };

@@ -53,6 +53,12 @@ struct PublishRequest {
   std::optional<int64_t> at_us = std::nullopt;  // scheduled delivery overrides (docs/protocol.md)
   std::optional<int64_t> delay_us = std::nullopt;
   std::optional<int64_t> media_ts_us = std::nullopt;  // the video frame it belongs to (docs/media.md)
+  // Who publishes: what dedup_key was built from. The embedded broker needs
+  // only dedup_key; a relay (the edge's RelayBroker) forwards these so the
+  // origin de-duplicates per end user, wherever they connected.
+  std::string user;
+  std::string client;
+  std::string client_msg_id;
 };
 
 struct PublishResult {

@@ -39,6 +39,18 @@ struct RoomParams {
   std::string room;
 };
 
+// What an edge adds to a command it forwards for one of its clients
+// (docs/edge.md, "Rooms at the edge"). Honoured only on a connection whose
+// token carries `edge: true`; anyone else gets 1108.
+struct RelayParams {
+  std::string user;    // the end user, as the edge verified them ("" = anonymous)
+  std::string client;  // the end user's client id
+  std::optional<int64_t> received_us;  // action: when the edge read it (origin time)
+  int64_t rtt_min_us = -1;  // action: the edge's own probes of the client (-1 = none yet)
+  int64_t rtt_max_us = -1;
+  bool permitted = true;    // action: the client's token allows publishing in the room
+};
+
 struct PublishParams {
   std::string room;
   std::string data_json;  // the `data` value, re-serialised compactly
@@ -46,6 +58,7 @@ struct PublishParams {
   std::optional<int64_t> at_us;     // show at this server time
   std::optional<int64_t> delay_ms;  // show this long after ordering
   std::optional<int64_t> media_ts_us;  // belongs to the video frame captured at this time (docs/media.md)
+  std::optional<RelayParams> relay;
 };
 
 // The client's clock-sync telemetry riding on a `time` command (all optional).
@@ -61,6 +74,7 @@ struct WindowOpenParams {
   std::optional<int64_t> opens_at_us;
   std::optional<int64_t> closes_at_us;
   std::optional<int64_t> duration_ms;
+  std::optional<RelayParams> relay;
 };
 
 struct ActionParams {
@@ -69,6 +83,7 @@ struct ActionParams {
   int64_t stamp_us = 0;  // the client's synced server time when it acted
   std::string data_json;
   std::string action_id;
+  std::optional<RelayParams> relay;
 };
 
 using Params = std::variant<std::monostate, ConnectParams, SubscribeParams, RoomParams, PublishParams, TimeParams,

@@ -205,6 +205,14 @@ struct EdgeSectionConfig {
   int64_t max_object_mb = 16;
   // Health probes (GET /healthz) per origin.
   int64_t probe_interval_ms = 1000;
+  // Rooms (docs/edge.md, "Rooms at the edge"): the token the edge presents
+  // to its origin, with `edge: true` and room permissions for everything it
+  // relays. Empty: with an HS256 [auth] secret the edge signs its own (sub
+  // "edge", every room, one hour, renewed on each connection); otherwise it
+  // connects anonymously and cannot forward publishes or actions.
+  std::string token;
+  // The rooms' upstream down this long: move to the next origin.
+  int64_t failover_ms = 3000;
 };
 
 struct ServerConfig {

@@ -136,9 +136,23 @@ std::string encodeUnsubscribe(uint64_t id, std::string_view room) {
   return command(id, "unsubscribe", std::move(p));
 }
 
+namespace {
+json::object relayObject(const Relay& r) {
+  json::object o;
+  o["user"] = r.user;
+  o["client"] = r.client;
+  if (r.received_us) o["received"] = *r.received_us;
+  if (r.rtt_min_us >= 0) o["rtt_min_us"] = r.rtt_min_us;
+  if (r.rtt_max_us >= 0) o["rtt_max_us"] = r.rtt_max_us;
+  if (!r.permitted) o["permitted"] = false;
+  return o;
+}
+}  // namespace
+
 std::string encodePublish(uint64_t id, std::string_view room, std::string_view data_json,
                           std::string_view client_msg_id, std::optional<int64_t> at_us,
-                          std::optional<int64_t> delay_ms, std::optional<int64_t> media_ts_us) {
+                          std::optional<int64_t> delay_ms, std::optional<int64_t> media_ts_us,
+                          const std::optional<Relay>& relay) {
   // Built by hand around the already-compact data so a large payload is
   // copied once and never re-parsed.
   std::string out;
@@ -169,6 +183,10 @@ std::string encodePublish(uint64_t id, std::string_view room, std::string_view d
     out += ",\"media_ts\":";
     out += std::to_string(*media_ts_us);
   }
+  if (relay) {
+    out += ",\"relay\":";
+    out += json::serialize(relayObject(*relay));
+  }
   out += "}}";
   return out;
 }
@@ -198,11 +216,12 @@ std::string encodeWindowOpen(uint64_t id, std::string_view room, std::string_vie
   if (spec.opens_at_us) p["opens_at"] = *spec.opens_at_us;
   if (spec.closes_at_us) p["closes_at"] = *spec.closes_at_us;
   if (spec.duration_ms) p["duration_ms"] = *spec.duration_ms;
+  if (spec.relay) p["relay"] = relayObject(*spec.relay);
   return command(id, "window_open", std::move(p));
 }
 
 std::string encodeAction(uint64_t id, std::string_view room, std::string_view window, int64_t stamp_us,
-                         std::string_view data_json, std::string_view action_id) {
+                         std::string_view data_json, std::string_view action_id, const std::optional<Relay>& relay) {
   // By hand around the compact data, as encodePublish.
   std::string out;
   out.reserve(data_json.size() + room.size() + window.size() + action_id.size() + 128);
@@ -222,6 +241,10 @@ std::string encodeAction(uint64_t id, std::string_view room, std::string_view wi
   out += data_json.empty() ? std::string_view("null") : data_json;
   out += ",\"action_id\":";
   out += json::serialize(json::string(action_id));
+  if (relay) {
+    out += ",\"relay\":";
+    out += json::serialize(relayObject(*relay));
+  }
   out += "}}";
   return out;
 }

@@ -40,7 +40,8 @@ std::string encodeUnsubscribe(uint64_t id, std::string_view room);
 std::string encodePublish(uint64_t id, std::string_view room, std::string_view data_json,
                           std::string_view client_msg_id, std::optional<int64_t> at_us = std::nullopt,
                           std::optional<int64_t> delay_ms = std::nullopt,
-                          std::optional<int64_t> media_ts_us = std::nullopt);
+                          std::optional<int64_t> media_ts_us = std::nullopt,
+                          const std::optional<Relay>& relay = std::nullopt);
 std::string encodePresence(uint64_t id, std::string_view room);
 std::string encodePing(uint64_t id);
 
@@ -55,7 +56,8 @@ std::string encodeTime(uint64_t id, const std::optional<TimeTelemetry>& telemetr
 std::string encodeWindowOpen(uint64_t id, std::string_view room, std::string_view window, const WindowSpec& spec);
 // `data_json` as for encodePublish (compact JSON, spliced verbatim).
 std::string encodeAction(uint64_t id, std::string_view room, std::string_view window, int64_t stamp_us,
-                         std::string_view data_json, std::string_view action_id);
+                         std::string_view data_json, std::string_view action_id,
+                         const std::optional<Relay>& relay = std::nullopt);
 
 // Parses any JSON text and re-serialises it compactly (so it holds no raw
 // newline and can go into a frame). kInvalidArgument if it is not JSON.
