@@ -74,6 +74,9 @@ void Api::handle(net::HttpRequest req, size_t worker, net::HttpReply reply) {
     return counted(errorResponse(404, code::kBadRequest, "no such path"));
   }
 
+  // Public: clients ask it where their region's edges are (docs/edge.md).
+  if (path == "/api/directory" && req.method == "GET") return counted(directory(req));
+
   if (ctx_.config.server.api_key.empty())
     return counted(errorResponse(403, code::kPermissionDenied, "HTTP API disabled: set server.api_key"));
   if (!authorised(req)) return counted(errorResponse(401, code::kPermissionDenied, "missing or wrong API key"));
@@ -115,6 +118,18 @@ bool Api::authorised(const net::HttpRequest& req) const {
   unsigned char diff = 0;
   for (size_t i = 0; i < key.size(); ++i) diff |= static_cast<unsigned char>(key[i] ^ (i < given.size() ? given[i] : 0));
   return ok && diff == 0 && !key.empty();
+}
+
+net::HttpResponse Api::directory(const net::HttpRequest& req) const {
+  const std::string region = req.queryParam("region");
+  json::array edges;
+  for (const auto& e : ctx_.config.directory.edges)
+    if (region.empty() || e.region.empty() || e.region == region)
+      edges.push_back(json::object{{"url", e.url}, {"region", e.region}});
+  auto r = jsonResponse(200, json::object{{"edges", std::move(edges)}});
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  r.headers.emplace_back("Cache-Control", "public, max-age=10");
+  return r;
 }
 
 void Api::mediaStreams(net::HttpReply reply) {

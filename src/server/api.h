@@ -25,6 +25,7 @@ class Api {
   void latency(const net::HttpRequest& req, size_t worker, net::HttpReply reply);
   void mediaEvent(const net::HttpRequest& req, net::HttpReply reply);
   void mediaStreams(net::HttpReply reply);
+  net::HttpResponse directory(const net::HttpRequest& req) const;
   bool authorised(const net::HttpRequest& req) const;
 
   ServerContext& ctx_;

@@ -214,6 +214,15 @@ Result<ServerConfig> parseConfig(std::string_view text) {
     if (e.cache_mb < 1 || e.max_object_mb < 1 || e.max_object_mb > e.cache_mb || e.probe_interval_ms < 50)
       r.refuse("cache_mb", "cache_mb >= max_object_mb >= 1, probe_interval_ms >= 50");
   });
+  section("directory", [&](TableReader& r) {
+    r.tables("edges", [&](TableReader& t) {
+      DirectoryEdge e;
+      t.get("url", e.url).get("region", e.region);
+      if (e.url.rfind("ws://", 0) != 0 && e.url.rfind("wss://", 0) != 0)
+        t.refuse("url", "each [[directory.edges]] needs a ws:// or wss:// url");
+      c.directory.edges.push_back(e);
+    });
+  });
   section("demo", [&](TableReader& r) {
     auto& d = c.demo;
     r.get("table", d.table).get("stream", d.stream).get("betting_ms", d.betting_ms).get("pause_ms", d.pause_ms);
@@ -267,7 +276,7 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   }
   if (!err)
     for (auto& [k, v] : root)
-      if (k != "server" && k != "limits" && k != "auth" && k != "media" && k != "web" && k != "demo" && k != "edge" && k != "rooms") {
+      if (k != "server" && k != "limits" && k != "auth" && k != "media" && k != "web" && k != "demo" && k != "edge" && k != "directory" && k != "rooms") {
         err = configError(v, std::string(k.str()), "unknown section");
         break;
       }

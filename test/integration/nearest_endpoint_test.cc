@@ -53,6 +53,27 @@ TEST(NearestEndpoint, TheSdkConnectsToTheNearestCandidateAndMovesToTheNextWhenIt
   EXPECT_TRUE(eventually([&] { return client.state() == sdk::State::kConnected; }, 5000));
 }
 
+TEST(NearestEndpoint, TheDirectoryListsARegionsEdgesForAnyoneToAsk) {
+  auto origin = startServer(
+      "[server]\nworkers = 1\n[directory]\n"
+      "[[directory.edges]]\nurl = \"ws://127.0.0.1:9101/ws\"\nregion = \"eu\"\n"
+      "[[directory.edges]]\nurl = \"ws://127.0.0.1:9102/ws\"\nregion = \"eu\"\n"
+      "[[directory.edges]]\nurl = \"ws://127.0.0.1:9201/ws\"\nregion = \"us\"\n");
+  ASSERT_TRUE(origin);
+  // No API key configured: the directory is public (CORS too), the rest of the API is not.
+  const auto eu = httpGet(origin->port(), "/api/directory?region=eu");
+  ASSERT_EQ(eu.status, 200) << eu.body;
+  EXPECT_EQ(eu.body, R"({"edges":[{"url":"ws://127.0.0.1:9101/ws","region":"eu"},{"url":"ws://127.0.0.1:9102/ws","region":"eu"}]})");
+  EXPECT_EQ(eu.header("access-control-allow-origin"), "*");
+  const auto all = httpGet(origin->port(), "/api/directory");
+  EXPECT_NE(all.body.find("9201"), std::string::npos);
+  EXPECT_EQ(httpGet(origin->port(), "/api/directory?region=asia").body, R"({"edges":[]})");
+  EXPECT_EQ(httpGet(origin->port(), "/api/stats").status, 403);
+  // A bad entry is refused at start.
+  ServerProcess bad(serverBinary(), "[directory]\n[[directory.edges]]\nurl = \"http://x\"\n");
+  EXPECT_FALSE(bad.start(5000).ok());
+}
+
 TEST(NearestEndpoint, NoCandidateAnsweringIsAFailedAttemptThatIsRetried) {
   sdk::ClientOptions o;
   o.candidates = {"ws://127.0.0.1:1/ws"};

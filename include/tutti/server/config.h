@@ -215,6 +215,18 @@ struct EdgeSectionConfig {
   int64_t failover_ms = 3000;
 };
 
+// [[directory.edges]]: an edge the directory lists (GET /api/directory):
+// clients of its region measure their round trip to each and pick the
+// nearest (ClientOptions::candidates in the SDKs).
+struct DirectoryEdge {
+  std::string url;     // ws://HOST:PORT/ws, as clients reach it
+  std::string region;  // e.g. "eu-west"; "" = any
+};
+
+struct DirectoryConfig {
+  std::vector<DirectoryEdge> edges;
+};
+
 struct ServerConfig {
   ListenConfig server;
   LimitsConfig limits;
@@ -223,6 +235,7 @@ struct ServerConfig {
   WebConfig web;
   DemoConfig demo;
   EdgeSectionConfig edge;
+  DirectoryConfig directory;
   std::vector<RoomRule> rooms = {RoomRule{}};
 
   // The rule for a room name: longest prefix match (there is always the "" rule).
