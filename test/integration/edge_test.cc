@@ -186,7 +186,11 @@ TEST(EdgeHttp, FiveHundredViewersOfAnUncachedPartCostTheOriginOneRequest) {
                                << metric(edge->port(), "tutti_edge_upstream_fetches_total") << ", answers "
                                << metric(edge->port(), "tutti_edge_upstream_answers_total{outcome=\"ok\"}") << " ok, "
                                << metric(edge->port(), "tutti_edge_upstream_answers_total{outcome=\"failed\"}") << " failed";
-  EXPECT_GE(metric(edge->port(), "tutti_edge_coalesced_requests_total"), 400);
+  // Every other viewer waited behind that one fetch, or (arriving after it,
+  // on a slow machine) was answered from the cache.
+  EXPECT_GE(metric(edge->port(), "tutti_edge_coalesced_requests_total") +
+                metric(edge->port(), "tutti_edge_cache_hits_total"),
+            499);
 }
 
 TEST(EdgeHttp, KeepsServingWhenTheOriginDiesAndResumesWhenItReturns) {
