@@ -468,25 +468,15 @@ void RelayBroker::history(const std::string& room, uint64_t since, size_t limit,
 }
 
 void RelayBroker::rooms(size_t worker, std::function<void(std::vector<RoomInfo>)> done) {
-  struct Gather {
-    std::vector<RoomInfo> all;
-    size_t remaining;
-    std::function<void(std::vector<RoomInfo>)> done;
-  };
-  auto g = std::make_shared<Gather>();
-  g->remaining = executors_.size();
-  g->done = std::move(done);
-  for (size_t home = 0; home < executors_.size(); ++home) {
-    executors_[home]->post([this, home, worker, g] {
-      std::vector<RoomInfo> part;
-      for (auto& [name, st] : shards_[home]->rooms)
-        part.push_back(RoomInfo{name, st.mirror.epoch(), st.mirror.top(), st.mirror.history().size(), st.subscribers, 0});
-      executors_[worker]->post([g, part = std::move(part)]() mutable {
-        for (auto& r : part) g->all.push_back(std::move(r));
-        if (--g->remaining == 0) g->done(std::move(g->all));
-      });
-    });
-  }
+  gatherFromShards<RoomInfo>(
+      executors_, worker,
+      [this](size_t home) {
+        std::vector<RoomInfo> part;
+        for (auto& [name, st] : shards_[home]->rooms)
+          part.push_back(RoomInfo{name, st.mirror.epoch(), st.mirror.top(), st.mirror.history().size(), st.subscribers, 0});
+        return part;
+      },
+      std::move(done));
 }
 
 }  // namespace tutti::broker

@@ -37,6 +37,11 @@ class TempDir {
   std::string path_;
 };
 
+// A loopback port nobody listens on now (type SOCK_STREAM or SOCK_DGRAM),
+// for a listener a test configures by hand (an ingest, a server restarted
+// on its port); 0 when none could be had.
+uint16_t freeLoopbackPort(int type);
+
 class ServerProcess {
  public:
   // binary: path of the `tutti` executable (integration tests pass TUTTI_BINARY).

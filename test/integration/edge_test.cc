@@ -26,20 +26,6 @@
 namespace tutti::test {
 namespace {
 
-uint16_t freeTcpPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
 std::string originConfig(uint16_t port = 0) {
   std::string c = "[server]\nworkers = 1\n";
   if (port) c += "listen = \"127.0.0.1:" + std::to_string(port) + "\"\n";
@@ -194,7 +180,7 @@ TEST(EdgeHttp, FiveHundredViewersOfAnUncachedPartCostTheOriginOneRequest) {
 }
 
 TEST(EdgeHttp, KeepsServingWhenTheOriginDiesAndResumesWhenItReturns) {
-  const uint16_t port = freeTcpPort();
+  const uint16_t port = freeLoopbackPort(SOCK_STREAM);
   auto origin = startServer(originConfig(port));
   ASSERT_TRUE(origin);
   ASSERT_EQ(origin->port(), port);

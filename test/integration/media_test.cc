@@ -34,20 +34,6 @@ extern char** environ;
 namespace tutti::test {
 namespace {
 
-uint16_t freePort(int type) {
-  const int fd = ::socket(AF_INET, type, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
 bool haveFfmpeg() { return std::system("ffmpeg -hide_banner -version >/dev/null 2>&1") == 0; }
 
 // A process started without a shell; killed at destruction if still running.
@@ -136,8 +122,8 @@ bool waitFor200(uint16_t port, const std::string& target, int timeout_ms) {
 
 TEST(MediaOrigin, FfmpegPushesOverTcpAndSrtAndEveryRenditionDecodes) {
   if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg CLI missing (scripts/setup installs it)";
-  const uint16_t tcp = freePort(SOCK_STREAM);
-  const uint16_t srt = freePort(SOCK_DGRAM);
+  const uint16_t tcp = freeLoopbackPort(SOCK_STREAM);
+  const uint16_t srt = freeLoopbackPort(SOCK_DGRAM);
   auto server = startServer("[server]\napi_key = \"k\"\n[[rooms]]\nprefix = \"table:\"\nmedia_stream = \"tcp\"\n"
                             "[media]\npassthrough = true\n[[media.ingest]]\nstream = \"tcp\"\nurl = \"tcp://127.0.0.1:" + std::to_string(tcp) +
                             "?listen=1\"\n[[media.ingest]]\nstream = \"srt\"\nurl = \"srt://127.0.0.1:" +
@@ -250,8 +236,8 @@ TEST(MediaOrigin, FfmpegPushesOverTcpAndSrtAndEveryRenditionDecodes) {
 
 TEST(MediaOrigin, APublisherThatVanishesResumesAfterADiscontinuityAndGarbageHarmsNoOne) {
   if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg CLI missing (scripts/setup installs it)";
-  const uint16_t port = freePort(SOCK_STREAM);
-  const uint16_t junk = freePort(SOCK_STREAM);
+  const uint16_t port = freeLoopbackPort(SOCK_STREAM);
+  const uint16_t junk = freeLoopbackPort(SOCK_STREAM);
   auto server = startServer("[media]\n[[media.ingest]]\nstream = \"cam\"\nurl = \"tcp://127.0.0.1:" + std::to_string(port) +
                             "?listen=1\"\n[[media.ingest]]\nstream = \"junk\"\nurl = \"tcp://127.0.0.1:" +
                             std::to_string(junk) + "?listen=1\"\n");
@@ -329,7 +315,7 @@ Segments segmentsOf(const std::string& playlist) {
 
 TEST(MediaOrigin, TwoOriginsFedTheSameSourceOnItsTimelinePublishIdenticalPlaylists) {
   if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg CLI missing (scripts/setup installs it)";
-  const uint16_t in_a = freePort(SOCK_STREAM), in_b = freePort(SOCK_STREAM);
+  const uint16_t in_a = freeLoopbackPort(SOCK_STREAM), in_b = freeLoopbackPort(SOCK_STREAM);
   auto config = [](uint16_t in) {
     return "[media]\ntimeline = \"source\"\n[[media.ingest]]\nstream = \"table\"\nurl = \"tcp://127.0.0.1:" +
            std::to_string(in) + "?listen=1\"\n";
@@ -383,7 +369,7 @@ std::vector<std::string> rtmpArgs(const std::string& url, int seconds) {
 
 TEST(MediaOrigin, FfmpegPushesRtmpWithAKeyOrATokenAndBadPublishersAreTurnedAway) {
   if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg CLI missing (scripts/setup installs it)";
-  const uint16_t rtmp = freePort(SOCK_STREAM);
+  const uint16_t rtmp = freeLoopbackPort(SOCK_STREAM);
   auto server = startServer("[auth]\nsecret = \"s3cret\"\n[media]\nrtmp_listen = \"127.0.0.1:" + std::to_string(rtmp) +
                             "\"\n[[media.rtmp_keys]]\nkey = \"k-123\"\nstream = \"table1\"\n");
   ASSERT_TRUE(server);

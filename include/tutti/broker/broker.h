@@ -56,9 +56,9 @@ struct PublishRequest {
   // Who publishes: what dedup_key was built from. The embedded broker needs
   // only dedup_key; a relay (the edge's RelayBroker) forwards these so the
   // origin de-duplicates per end user, wherever they connected.
-  std::string user;
-  std::string client;
-  std::string client_msg_id;
+  std::string user = {};
+  std::string client = {};
+  std::string client_msg_id = {};
 };
 
 struct PublishResult {
@@ -147,6 +147,28 @@ class Broker {
   // Periodic housekeeping for the rooms homed on this worker (expiry, GC).
   virtual void tick(size_t worker) = 0;
 };
+
+// Runs part(home) on every shard's executor and calls done, on `worker`'s
+// executor, with the parts concatenated once every shard has answered (the
+// rooms listing of both brokers).
+template <typename T>
+void gatherFromShards(const std::vector<Executor*>& executors, size_t worker,
+                      std::function<std::vector<T>(size_t home)> part, std::function<void(std::vector<T>)> done) {
+  struct Gather {
+    std::vector<T> all;
+    size_t remaining;
+    std::function<void(std::vector<T>)> done;
+  };
+  auto g = std::make_shared<Gather>(Gather{{}, executors.size(), std::move(done)});
+  auto shared_part = std::make_shared<std::function<std::vector<T>(size_t)>>(std::move(part));
+  for (size_t home = 0; home < executors.size(); ++home)
+    executors[home]->post([&executors, home, worker, g, shared_part] {
+      executors[worker]->post([g, got = (*shared_part)(home)]() mutable {
+        for (auto& x : got) g->all.push_back(std::move(x));
+        if (--g->remaining == 0) g->done(std::move(g->all));
+      });
+    });
+}
 
 using PolicyFn = std::function<sync::RoomPolicy(const std::string& room)>;
 
