@@ -152,7 +152,9 @@ TEST(DemoTable, PlaysRoundsOfAWindowAResultAndASummaryThatBetsCanJoin) {
   // result (the result a tenth of a second after the summary).
   std::map<std::string, std::vector<std::string>> rounds;
   for (size_t i = 0; i < pubs.size(); ++i) {
-    if (i > 0) EXPECT_EQ(pubs[i].offset, pubs[i - 1].offset + 1);
+    if (i > 0) {
+      EXPECT_EQ(pubs[i].offset, pubs[i - 1].offset + 1);
+    }
     auto v = json::parse(pubs[i].data).as_object();
     const std::string type(v["type"].as_string());
     const std::string round(v.contains("window") ? v["window"].as_string() : v["round"].as_string());
@@ -166,7 +168,9 @@ TEST(DemoTable, PlaysRoundsOfAWindowAResultAndASummaryThatBetsCanJoin) {
       EXPECT_EQ(std::string(v["color"].as_string()), n == 0 ? "green" : red.count(n) ? "red" : "black") << n;
       EXPECT_FALSE(pubs[i].media_ts_us.has_value());  // no media stream here
     }
-    if (type == "window_summary" && acted.count(round)) EXPECT_EQ(v["accepted"].to_number<int>(), 1) << round;
+    if (type == "window_summary" && acted.count(round)) {
+      EXPECT_EQ(v["accepted"].to_number<int>(), 1) << round;
+    }
   }
   size_t complete = 0;
   for (auto& [round, types] : rounds)
