@@ -71,11 +71,12 @@ test('`at` publications are held and fire at the synced instant; late ones are f
   for (const e of all) assert.ok(e >= -1000 && e <= 1_000_000, `fired ${e} us from at (all: ${all})`);
   const calm = rounds.filter((r) => !r.disturbed).map((r) => r.err).sort((a, b) => a - b);
   if (calm.length >= 3) {
-    // Rounds no stall (> 2 ms) of this process touched: the median within 2 ms of the instant, each
-    // within 10 ms (time slices of a loaded 2-core host still add up to a few ms unseen).
+    // Rounds no stall (> 2 ms) of this process touched: the median within 2 ms of the instant (held
+    // to `at`, not fired on arrival). Single rounds are not bounded tighter than the loose check
+    // above: a timer wake-up on a loaded 2-core host can be late by tens of ms without the stall
+    // monitor seeing it (one CI run: 18.6 ms). Precision figures live in bench/sync/run.
     const median = calm[calm.length >> 1];
     assert.ok(median >= -500 && median <= 2000, `median ${median} us from at (undisturbed: ${calm}; all: ${all})`);
-    for (const e of calm) assert.ok(e <= 10_000, `undisturbed round fired ${e} us from at (${calm})`);
   } else {
     t.diagnostic(`precision not judged: ${rounds.length - calm.length} of ${rounds.length} rounds disturbed by host stalls`);
   }
