@@ -7,12 +7,11 @@
 // TUTTI_E2E_ORIGIN=http://host:port (with TUTTI_E2E_API_KEY) runs against a
 // server that is already up instead of starting one.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launch } from './hls_player.mjs';
+import { launch, spawnServer } from './hls_player.mjs';
 
 export { launch };
 const here = dirname(fileURLToPath(import.meta.url));
@@ -54,35 +53,10 @@ export async function startTable(tutti, { bettingMs = 4000, pauseMs = 2000, extr
     '[[rooms]]', 'prefix = "table:"', 'media_stream = "demo"', 'window_tolerance_ms = 100',
     extraToml,
   ].join('\n');
-  const dir = mkdtempSync(join(tmpdir(), 'tutti-web-e2e-'));
-  writeFileSync(join(dir, 'tutti.toml'), toml);
-  // The server (and the camera it starts) runs at a higher priority than the
-  // browser: on a real deployment it has its own machine, here it shares two
-  // cores with three Chromium pages, whose compositor threads Chromium itself
-  // raises to nice -8. Without root, `nice` says so and runs it unchanged.
-  const nice = process.env.TUTTI_E2E_NICE ?? '-10';
-  const cmd = nice === '0' ? [tutti] : ['nice', '-n', nice, tutti];
-  const proc = spawn(cmd[0], [...cmd.slice(1), 'serve', '--config', join(dir, 'tutti.toml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  let log = '';
-  proc.stderr.on('data', (d) => { log += d; if (log.length > 200000) log = log.slice(-100000); });
-  const port = await new Promise((res, rej) => {
-    let out = '';
-    const timer = setTimeout(() => rej(new Error('tutti serve did not start:\n' + log)), 15000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on [\d.]+:(\d+)/);
-      if (m) { clearTimeout(timer); res(Number(m[1])); }
-    });
-    proc.once('exit', (code) => { clearTimeout(timer); rej(new Error(`tutti serve exited (${code}):\n${log}`)); });
-  });
-  return {
-    origin: `http://127.0.0.1:${port}`, port, log: () => log,
-    stop: () => new Promise((r) => { if (proc.exitCode !== null) return r(); proc.once('exit', r); proc.kill('SIGTERM'); }),
-  };
+  const srv = await spawnServer(tutti, toml);
+  return { ...srv, origin: `http://127.0.0.1:${srv.port}` };
 }
 
-// Polls until the live stream's playlist answers (the camera and ladder take a few seconds).
 export async function waitForStream(origin, ms = 25000) {
   const end = Date.now() + ms;
   while (Date.now() < end) {

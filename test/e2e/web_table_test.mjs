@@ -25,11 +25,14 @@ const browser = await launch();
 const deadline = setTimeout(() => {
   console.log('FAIL timed out');
   process.exit(1);
-}, 170000);
+}, 210000);
 try {
   check(await waitForStream(server.origin), 'the stream is up', server.log().slice(-2000));
   const pages = [];
-  for (const name of ['Ana', 'Ben', 'Cy']) pages.push(await openDemo(browser, server.origin, { name }));
+  // 240p at most: three decoders of the top rung plus the ladder are more than
+  // two cores carry without dropping frames (the switch between rungs is the
+  // resilience test's), and small windows: less for the compositor to draw.
+  for (const name of ['Ana', 'Ben', 'Cy']) pages.push(await openDemo(browser, server.origin, { name, query: 'max=240', viewport: { width: 640, height: 480 } }));
 
   // 1. Video plays in each page.
   const states = await Promise.all(pages.map((p) => until(p.read, (s) => s.frames > 90 || s.fatal, 40000)));
@@ -38,39 +41,45 @@ try {
   variances.forEach((v, i) => check(v > 200, `page ${i}: the video shows a picture (luma variance)`, v));
   summary.pixel_variance = variances.map((v) => Math.round(v));
 
-  // 2. The latency controller brings every page to the target; then results
-  //    are revealed together, each at its own frame.
-  const onTarget = (s) => s.latencyMs != null && Math.abs(s.latencyMs - s.targetLatencyMs) < 60;
-  const settled = await Promise.all(pages.map((p) => until(p.read, onTarget, 40000)));
+  // 2. The latency controller brings every page to the target, within its
+  //    dead band (20 ms) plus a little; then results are revealed together,
+  //    each at its own frame.
+  const near = (ms) => (s) => s.latencyMs != null && Math.abs(s.latencyMs - s.targetLatencyMs) < ms;
+  const settled = await Promise.all(pages.map((p) => until(p.read, near(60), 40000)));
+  check(settled.every(near(60)), `the controller brings every page to its target (${settled[0].targetLatencyMs} ms)`, settled.map((s) => s.latencyMs && Math.round(s.latencyMs)));
+  const together3 = await until(async () => Promise.all(pages.map((p) => p.read())), (all) => all.every(near(30)), 20000, 250);
   summary.edge_lag_ms = await edgeLagMs(server.origin);
-  summary.latency_ms = settled.map((s) => s.latencyMs && Math.round(s.latencyMs));
-  check(settled.every(onTarget), `the controller brings every page to its target (${settled[0].targetLatencyMs} ms)`, summary.latency_ms);
+  summary.latency_ms = together3.map((s) => s.latencyMs && Math.round(s.latencyMs));
+  check(together3.every(near(30)), 'and all three within 30 ms of it at once', summary.latency_ms);
   const settledAt = Date.now();
-  const before = settled.map((s) => s.results.length);
-  // Two rounds revealed in all three pages after settling.
+  const before = together3.map((s) => s.results.length);
+  // The rounds revealed in all three pages from then on, with their spread
+  // and how far each page was from the result's own frame.
   const common = async () => {
     const reads = await Promise.all(pages.map((p) => p.read()));
     const rounds = reads.map((r, i) => new Map(r.results.slice(before[i]).map((x) => [x.round, x])));
     return [...rounds[0].keys()].filter((k) => rounds.every((m) => m.has(k))).map((k) => rounds.map((m) => m.get(k)));
   };
-  const revealed = await until(common, (c) => c.length >= 2, 45000, 500);
-  check(revealed.length >= 2, 'two results revealed in all three pages', { revealed: revealed.length, waited_s: (Date.now() - settledAt) / 1000 });
-  summary.reveals = revealed.map((per) => {
+  const report = (per) => {
     const shown = per.map((x) => x.shownWallMs);
     return {
       round: per[0].round, number: per[0].number, spread_ms: +(Math.max(...shown) - Math.min(...shown)).toFixed(1),
       off_frame_ms: per.map((x) => +(x.offFrameUs / 1000).toFixed(1)),
       after_media_ts_ms: per.map((x) => Math.round(x.shownWallMs - x.mediaTsUs / 1000)),
     };
-  });
+  };
   // A result event revealed in all three within the spread and at its own
-  // frame: every round is reported, one must show it (on this loaded 2-core
-  // host a page now and then drops the very frame, and reveals with the next
-  // one presented: one CI run saw a page two frames late in one of two rounds).
+  // frame. Every round is reported; the first two must come, and up to four
+  // are watched for one that shows it (on this loaded 2-core host a page now
+  // and then drops the very frame, and reveals with the next one presented:
+  // a CI run saw a page two frames late in one of two rounds).
   const together = (r) => r.spread_ms <= REVEAL_SPREAD_MS;
   const atFrame = (r) => r.off_frame_ms.every((x) => Math.abs(x) < FRAME_US / 1000);
-  const good = summary.reveals.filter((r) => together(r) && atFrame(r));
-  check(good.length >= 1, `a result revealed in all three within ${REVEAL_SPREAD_MS} ms and at its own frame (within one frame of media_ts)`, summary.reveals);
+  const good = (c) => c.map(report).some((r) => together(r) && atFrame(r));
+  const revealed = await until(common, (c) => c.length >= 4 || (c.length >= 2 && good(c)), 50000, 500);
+  check(revealed.length >= 2, 'two results revealed in all three pages', { revealed: revealed.length, waited_s: (Date.now() - settledAt) / 1000 });
+  summary.reveals = revealed.map(report);
+  check(good(revealed), `a result revealed in all three within ${REVEAL_SPREAD_MS} ms and at its own frame (within one frame of media_ts)`, summary.reveals);
   for (const per of revealed) {
     check(per.every((x) => x.number === per[0].number && x.color === per[0].color), `${per[0].round}: the same result everywhere`, per);
     check(per[0].mediaTsUs != null, `${per[0].round}: the result carries media_ts`, per[0]);

@@ -5,7 +5,8 @@
 //
 // URL parameters: table (room, default "table:1"), stream (default "demo"),
 // controller=0 (hls.js defaults, no target-latency controller), target=MS
-// (target latency), name (chat name), report=0 (no viewer reports).
+// (target latency), name (chat name), report=0 (no viewer reports), max=HEIGHT
+// (no rendition taller than that).
 //
 // window.tuttiDemo exposes the page's state for the browser tests and the
 // bench (docs/web.md); read() returns a plain snapshot.
@@ -26,6 +27,9 @@ const controller = params.get('controller') !== '0';
 // stalled now and then.
 const targetLatencyMs = Number(params.get('target')) || 2500;
 const report = params.get('report') !== '0';
+// max=HEIGHT: no rendition taller than that (a data saver; the tests use it
+// to keep three pages' decoding off the cores the ladder needs).
+const maxHeight = Number(params.get('max')) || 0;
 const $ = (id) => document.getElementById(id);
 // Writes only changes (each write costs a layout next to the video decoder).
 const setText = (id, text) => {
@@ -54,7 +58,7 @@ const client = new Client({
 });
 hook.client = client;
 
-const video = startVideo({ video: $('video'), stream, client, controller, targetLatencyMs });
+const video = startVideo({ video: $('video'), stream, client, controller, targetLatencyMs, maxHeight });
 hook.hls = video.hls;
 hook.player = video.player;
 hook.pixelVariance = video.pixelVariance;

@@ -8,7 +8,7 @@ import { MediaPlayer } from 'tutti-sdk';
 
 const FRAME_LOG = 3000; // 100 s at 30 fps
 
-export function startVideo({ video, stream, client, controller, targetLatencyMs, hlsConfig = {}, onFatal }) {
+export function startVideo({ video, stream, client, controller, targetLatencyMs, maxHeight = 0, hlsConfig = {}, onFatal }) {
   const liveSyncS = Math.max(0.6, (targetLatencyMs - 1400) / 1000);
   const hls = new Hls({
     lowLatencyMode: true,
@@ -17,7 +17,8 @@ export function startVideo({ video, stream, client, controller, targetLatencyMs,
     workerPath: '/hls.worker.js',
     // No more pixels than the stage shows: a small window plays a lower rung
     // (less to download and decode), a large one the top.
-    capLevelToPlayerSize: true,
+    // maxHeight (the page's ?max=): never above that rung, whatever the size.
+    capLevelToPlayerSize: !(maxHeight > 0),
     // With the controller: start near its target (hls.js counts from the
     // playlist's end, which runs about 1.4 s behind capture here), and jump
     // back to it after a long stall rather than play far behind the table.
@@ -46,7 +47,14 @@ export function startVideo({ video, stream, client, controller, targetLatencyMs,
   hls.attachMedia(video);
   video.muted = true;
   const play = () => video.play().catch(() => {});
-  hls.on(Hls.Events.MANIFEST_PARSED, play);
+  hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => {
+    if (maxHeight > 0) {
+      let cap = -1;
+      d.levels.forEach((l, i) => { if (l.height && l.height <= maxHeight && (cap < 0 || l.height >= d.levels[cap].height)) cap = i; });
+      if (cap >= 0) hls.autoLevelCapping = cap;
+    }
+    play();
+  });
   play();
 
   // Every presented frame: when it was shown (page wall clock, ms) and its

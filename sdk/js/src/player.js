@@ -38,6 +38,8 @@ const kGainPerS = 0.5;
 const kRateStep = 0.005;
 // After a seek, let the new position settle before judging it again.
 const kSeekCooldownMs = 2000;
+// The frame length is the shortest of this many steps between presented frames.
+const kFrameSteps = 30;
 // The controller speeds up only with more than this buffered ahead (s).
 const kMinAheadS = 0.3;
 
@@ -59,6 +61,7 @@ export class MediaPlayer {
     this.fragments_ = [];  // [{start (s), duration (s), pdtMs}], sorted by start
     this.pending_ = [];    // [{item, callback, mediaTsUs}], sorted by mediaTsUs
     this.frameUs_ = 33_333;          // presented frame length, measured
+    this.frameSteps_ = [33_333];     // the last steps between presented frames (us)
     this.revealToleranceUs_ = 16_667; // half of it
     this.latencyMs_ = null;
     this.rawLatencyMs_ = null;
@@ -149,9 +152,16 @@ export class MediaPlayer {
   onFrame_(mediaTimeS) {
     const cap = this.captureTimeUs(mediaTimeS);
     if (cap === null) return;
-    // The frame's length, from consecutive presented frames (30 fps until known).
-    if (this.frameCaptureUs_ !== null && cap > this.frameCaptureUs_ && cap - this.frameCaptureUs_ < 200_000)
-      this.frameUs_ = this.frameUs_ + 0.1 * (cap - this.frameCaptureUs_ - this.frameUs_);
+    // The frame's length: the shortest step between consecutive presented
+    // frames of late (30 fps until known). A page that drops frames presents
+    // steps of two or three frames; an average of them would widen the
+    // reveal tolerance and fire events a frame early. (The first steps are
+    // judged beside the 30 fps guess.)
+    if (this.frameCaptureUs_ !== null && cap > this.frameCaptureUs_ && cap - this.frameCaptureUs_ < 200_000) {
+      this.frameSteps_.push(cap - this.frameCaptureUs_);
+      if (this.frameSteps_.length > kFrameSteps) this.frameSteps_.shift();
+      this.frameUs_ = Math.min(...this.frameSteps_);
+    }
     this.frameCaptureUs_ = cap;
     // Program date time has millisecond precision, so the frame that carries
     // an event can map up to a millisecond before its media_ts: an event is

@@ -77,6 +77,29 @@ test('reveals each media event with the frame that carries it, and says how far 
   p.destroy();
 });
 
+test('a page that drops frames keeps the reveal tolerance at half of one frame', () => {
+  let now = 0;
+  const f = fakes({ serverNowUs: () => now });
+  const p = new MediaPlayer({ video: f.video, hls: f.hls, client: f.client, controller: false });
+  f.handlers.hlsLevelLoaded('hlsLevelLoaded', { details: f.details });
+  const fired = [];
+  const frame = 1 / 30;
+  // Every other frame presented (a loaded page): steps of two frames.
+  let t = 10;
+  for (let i = 0; i < 40; ++i, t += 2 * frame) f.present(t);
+  // An event 1.6 frames ahead of the last presented frame: not that frame's,
+  // not the next one's, and must wait for the one after.
+  const last = t - 2 * frame;
+  p.reveal({ id: 'x', mediaTsUs: (PDT_MS + (last - 10 + 1.6 * frame) * 1000) * 1000 }, (item, info) => fired.push(info));
+  assert.equal(fired.length, 0, 'not revealed with a frame shown before its own');
+  f.present(last + frame);
+  assert.equal(fired.length, 0, 'more than half a frame early: still not');
+  f.present(last + 2 * frame);
+  assert.equal(fired.length, 1);
+  assert.ok(Math.abs(fired[0].offFrameUs - 0.4 * 1e6 * frame) < 1000);
+  p.destroy();
+});
+
 test('the controller speeds up when behind the target, slows down when ahead, and rests in the dead band', () => {
   let now = 0;
   const f = fakes({ serverNowUs: () => now });
