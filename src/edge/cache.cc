@@ -31,6 +31,24 @@ bool dropped(std::string_view name) {
   return std::any_of(std::begin(kNames), std::end(kNames), [&](std::string_view n) { return iequals(name, n); });
 }
 
+}  // namespace
+
+std::shared_ptr<const std::string> wireFields(const Headers& headers) {
+  auto out = std::make_shared<std::string>();
+  for (const auto& [name, value] : headers) {
+    if (dropped(name) || iequals(name, "content-length") || iequals(name, "content-type") || iequals(name, "server") ||
+        iequals(name, "date"))
+      continue;
+    *out += "\r\n";
+    *out += name;
+    *out += ": ";
+    *out += value;
+  }
+  return out;
+}
+
+namespace {
+
 // Statuses we keep: the heuristically cacheable ones of RFC 9110 section
 // 15.1, less those an edge never sees from an origin (405, 414, 501), and
 // never 206 (we do not assemble ranges).
@@ -203,6 +221,8 @@ StoreOutcome Cache::store(std::string key, UpstreamResponse response, StoreHints
     charge += static_cast<int64_t>(name.size() + value.size());
     entry->headers.emplace_back(std::move(name), std::move(value));
   }
+  entry->wire_fields = wireFields(entry->headers);
+  charge += static_cast<int64_t>(entry->wire_fields->size());
   entry->charge_bytes = charge;
   if (charge > config_.max_object_bytes) {
     too_large_->inc();

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <map>
 #include <optional>
+#include <random>
 
 #include "tutti/core/log.h"
 #include "tutti/edge/cache_key.h"
@@ -23,24 +24,12 @@ net::HttpResponse plain(int status, std::string text) {
   return r;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
-// A stored answer as sent to a viewer: its own fields, minus those the
-// writer sets (length, type, connection), plus Age and where it came from.
+// A stored answer as sent to a viewer: its own fields (formatted when it
+// was stored, shared by every answer), plus Age and where it came from.
 net::HttpResponse render(const CachedResponse& c, int64_t age_us, const char* via) {
   net::HttpResponse r{c.status, c.content_type.empty() ? "application/octet-stream" : c.content_type, "", {}};
-  for (const auto& [k, v] : c.headers) {
-    if (iequals(k, "content-length") || iequals(k, "content-type") || iequals(k, "connection") ||
-        iequals(k, "transfer-encoding") || iequals(k, "keep-alive") || iequals(k, "server") || iequals(k, "date") ||
-        iequals(k, "age"))
-      continue;
-    r.headers.emplace_back(k, v);
-  }
+  r.fields = c.wire_fields ? c.wire_fields : wireFields(c.headers);
+  r.headers.reserve(2);
   r.headers.emplace_back("Age", std::to_string(std::max<int64_t>(0, age_us) / 1'000'000));
   r.headers.emplace_back("X-Cache", via);
   if (c.body && !c.body->empty()) r.pieces = {c.body};
@@ -51,9 +40,9 @@ net::HttpResponse render(const CachedResponse& c, int64_t age_us, const char* vi
 
 struct HttpEdge::Impl : std::enable_shared_from_this<Impl> {
   Impl(EdgeConfig cfg, std::vector<net::Worker*> ws, const Clock& clk, metrics::Registry& reg,
-       std::unique_ptr<Cache> c, Coalescer<Shared> co, HashRing r)
+       std::unique_ptr<Cache> c, Coalescer<Shared> co, HashRing r, HashRing pr)
       : config(std::move(cfg)), workers(std::move(ws)), clock(clk), registry(reg), cache(std::move(c)),
-        coalescer(std::move(co)), ring(std::move(r)) {}
+        coalescer(std::move(co)), ring(std::move(r)), parent_ring(std::move(pr)) {}
 
   EdgeConfig config;
   std::vector<net::Worker*> workers;
@@ -65,33 +54,65 @@ struct HttpEdge::Impl : std::enable_shared_from_this<Impl> {
   std::mutex mu;  // guards everything below
   std::unique_ptr<Cache> cache;
   Coalescer<Shared> coalescer;
-  HashRing ring;
-  std::map<std::string, HealthTracker, std::less<>> health;  // by origin name
+  HashRing ring;         // over the origins
+  HashRing parent_ring;  // over the parents
+  std::map<std::string, HealthTracker, std::less<>> health;  // by upstream name (origins and parents)
   std::map<std::string, metrics::Gauge*, std::less<>> up_gauges;
   metrics::Counter* upstream_ok = nullptr;
   metrics::Counter* upstream_failed = nullptr;
   metrics::Counter* served_stale = nullptr;
   metrics::Counter* bad_requests = nullptr;
+  metrics::Counter* loops = nullptr;
 
-  const Upstream* origin(std::string_view name) const {
-    for (const auto& o : config.origins)
-      if (o.name() == name) return &o;
+  static const Upstream* find(const std::vector<Upstream>& list, std::string_view name) {
+    for (const auto& u : list)
+      if (u.name() == name) return &u;
     return nullptr;
   }
 
-  // Upstreams to try for key, best first: the ring's owner among the healthy
-  // ones, then the next healthy one. Every origin when none is healthy (a
-  // probe may be behind the truth; the fetch will tell).
-  std::vector<const Upstream*> candidates(std::string_view key) {
+  bool healthy(std::string_view name) const {
+    auto h = health.find(name);
+    return h != health.end() && h->second.up();
+  }
+
+  // Upstreams to try for key, best first: the key's parent and the next one
+  // among the healthy parents, then the ring's owner among the healthy
+  // origins and the next one. Every origin when none is healthy (a probe may
+  // be behind the truth; the fetch will tell); a parent only when healthy
+  // (the origins are there behind it).
+  std::vector<const Upstream*> candidates(std::string_view key) const {
     std::vector<const Upstream*> out;
-    for (auto name : ring.order(key, config.origins.size())) {
-      auto h = health.find(name);
-      if (h != health.end() && h->second.up()) out.push_back(origin(name));
-    }
-    if (out.empty())
-      for (auto name : ring.order(key, config.origins.size())) out.push_back(origin(name));
-    if (out.size() > 2) out.resize(2);
+    for (auto name : parent_ring.order(key, config.parents.size()))
+      if (out.size() < 2 && healthy(name)) out.push_back(find(config.parents, name));
+    const size_t parents = out.size();
+    for (auto name : ring.order(key, config.origins.size()))
+      if (out.size() < parents + 2 && healthy(name)) out.push_back(find(config.origins, name));
+    if (out.size() == parents)
+      for (auto name : ring.order(key, config.origins.size()))
+        if (out.size() < parents + 2) out.push_back(find(config.origins, name));
     return out;
+  }
+
+  // What goes upstream in CDN-Loop: what came in, and this edge.
+  std::string loopField(std::string_view incoming) const {
+    if (incoming.empty()) return config.id;
+    return std::string(incoming) + ", " + config.id;
+  }
+
+  // Whether this edge is already in a CDN-Loop value (its id as one element).
+  bool inLoop(std::string_view field) const {
+    while (!field.empty()) {
+      const size_t comma = field.find(',');
+      auto item = field.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      const auto semi = item.find(';');  // cdn-info parameters
+      item = item.substr(0, semi);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (item == config.id) return true;
+      if (comma == std::string_view::npos) break;
+      field.remove_prefix(comma + 1);
+    }
+    return false;
   }
 
   void reply(size_t worker, const net::HttpReply& r, net::HttpResponse resp) {
@@ -100,6 +121,11 @@ struct HttpEdge::Impl : std::enable_shared_from_this<Impl> {
 
   void handle(const net::HttpRequest& req, size_t worker, net::HttpReply done) {
     if (req.method != "GET") return done(plain(405, "use GET"));
+    const auto incoming_loop = req.header("cdn-loop");
+    if (!incoming_loop.empty() && inLoop(incoming_loop)) {
+      loops->inc();
+      return done(plain(508, "loop detected: this request went through this edge already (CDN-Loop)"));
+    }
     auto key = cacheKey(req.path, req.query);
     if (!key) {
       bad_requests->inc();
@@ -133,33 +159,38 @@ struct HttpEdge::Impl : std::enable_shared_from_this<Impl> {
       }
     }
     if (hit_answer) done(std::move(*hit_answer));
-    if (lead) fetch(*key, worker, ticket.flight, 0);
+    if (lead) fetch(*key, worker, ticket.flight, 0, loopField(incoming_loop));
   }
 
   // Fetches key from its attempt-th candidate, on `worker`.
-  void fetch(const CacheKey& key, size_t worker, uint64_t flight, size_t attempt) {
+  void fetch(const CacheKey& key, size_t worker, uint64_t flight, size_t attempt, std::string loop) {
     const Upstream* up = nullptr;
+    bool last = true;
     {
       std::lock_guard lock(mu);
       auto c = candidates(key.key);
       if (attempt < c.size()) up = c[attempt];
+      last = attempt + 1 >= c.size();
     }
-    if (!up) return fail(key, flight, makeError(code::kFetchTimeout, "no origin answered"));
+    if (!up) return fail(key, flight, makeError(code::kFetchTimeout, "no upstream answered"));
     net::FetchOptions opts;
     opts.timeout_ms = config.coalescer.fetch_timeout_us / 1000;
     opts.max_body_bytes = config.cache.max_object_bytes;
+    opts.headers.emplace_back("CDN-Loop", loop);
     auto self = shared_from_this();
     const std::string name = up->name();
     fetchers[worker]->get(up->host, up->port, key.key, opts,
-                          [self, key, worker, flight, attempt, name](Result<net::FetchResponse> r) {
-                            self->onFetched(key, worker, flight, attempt, name, std::move(r));
+                          [self, key, worker, flight, attempt, last, name, loop = std::move(loop)](Result<net::FetchResponse> r) mutable {
+                            self->onFetched(key, worker, flight, attempt, last, name, std::move(loop), std::move(r));
                           });
   }
 
-  void onFetched(const CacheKey& key, size_t worker, uint64_t flight, size_t attempt, const std::string& name,
-                 Result<net::FetchResponse> r) {
+  void onFetched(const CacheKey& key, size_t worker, uint64_t flight, size_t attempt, bool last, const std::string& name,
+                 std::string loop, Result<net::FetchResponse> r) {
     // A 5xx other than the origin's own "not produced in time" (503 for a
-    // held request) is the upstream failing: the next origin, or stale.
+    // held request) is the upstream failing: the next upstream, or stale.
+    // (508 from a parent: a loop in the tier's configuration; the origins
+    // behind it are tried.)
     const bool failed = !r || (r->status >= 500 && r->status != 503);
     if (failed) {
       upstream_failed->inc();
@@ -169,7 +200,7 @@ struct HttpEdge::Impl : std::enable_shared_from_this<Impl> {
         std::lock_guard lock(mu);
         noteHealth(name, false);
       }
-      if (attempt + 1 < config.origins.size() && !stopped) return fetch(key, worker, flight, attempt + 1);
+      if (!last && !stopped) return fetch(key, worker, flight, attempt + 1, std::move(loop));
       return fail(key, flight, r ? makeError(code::kFetchTimeout, "origin answered " + std::to_string(r->status))
                                  : r.error());
     }
@@ -188,6 +219,7 @@ struct HttpEdge::Impl : std::enable_shared_from_this<Impl> {
     answer->status = ur.status;
     answer->content_type = ur.content_type;
     answer->headers = ur.headers;
+    answer->wire_fields = wireFields(answer->headers);
     answer->body = ur.body ? ur.body : std::make_shared<const std::string>();
     answer->stored_us = clock.monoUs();
     answer->fresh_until_us = answer->stored_us + 1;
@@ -211,13 +243,17 @@ struct HttpEdge::Impl : std::enable_shared_from_this<Impl> {
     if (h == health.end() || !h->second.record(ok)) return;
     const bool up = h->second.up();
     up_gauges[name]->set(up ? 1 : 0);
-    log::warn(up ? "edge: origin up" : "edge: origin down", {{"origin", name}});
+    log::warn(up ? "edge: upstream up" : "edge: upstream down", {{"upstream", name}});
   }
 
   void probe() {
     if (stopped) return;
     auto self = shared_from_this();
-    for (const auto& o : config.origins) {
+    std::vector<const Upstream*> all;
+    for (const auto& o : config.origins) all.push_back(&o);
+    for (const auto& p : config.parents) all.push_back(&p);
+    for (const auto* up : all) {
+      const auto& o = *up;
       net::FetchOptions opts;
       opts.timeout_ms = config.probe_timeout_ms;
       opts.max_body_bytes = 4096;
@@ -253,17 +289,37 @@ Result<std::unique_ptr<HttpEdge>> HttpEdge::create(EdgeConfig config, std::vecto
   if (!ring) return ring.error();
   for (const auto& o : config.origins)
     if (auto a = ring->add(o.name()); !a) return a.error();
-  auto impl = std::make_shared<Impl>(config, workers, clock, registry, std::move(*cache), std::move(*co), std::move(*ring));
+  auto parent_ring = HashRing::create();
+  if (!parent_ring) return parent_ring.error();
+  for (const auto& p : config.parents) {
+    if (Impl::find(config.origins, p.name())) return makeError(code::kBadConfig, "edge: " + p.name() + " is both an origin and a parent");
+    if (auto a = parent_ring->add(p.name()); !a) return a.error();
+  }
+  if (config.id.empty()) {
+    std::random_device rd;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%08x%08x", rd(), rd());
+    config.id = std::string("tutti-") + hex;
+  }
+  auto impl = std::make_shared<Impl>(config, workers, clock, registry, std::move(*cache), std::move(*co), std::move(*ring),
+                                     std::move(*parent_ring));
   for (auto* w : workers) impl->fetchers.push_back(std::make_unique<net::HttpFetcher>(*w));
-  for (const auto& o : impl->config.origins) {
+  auto track = [&](const Upstream& u, const char* series, const char* label, const char* help) -> Result<void> {
     auto h = HealthTracker::create(config.health, clock);
     if (!h) return h.error();
-    impl->health.emplace(o.name(), std::move(*h));
-    auto& g = registry.gauge("tutti_edge_origin_up", "Whether the edge counts this origin as up (health probes and fetches)",
-                             {{"origin", o.name()}});
+    impl->health.emplace(u.name(), std::move(*h));
+    auto& g = registry.gauge(series, help, {{label, u.name()}});
     g.set(config.health.initially_up ? 1 : 0);
-    impl->up_gauges[o.name()] = &g;
-  }
+    impl->up_gauges[u.name()] = &g;
+    return {};
+  };
+  for (const auto& o : impl->config.origins)
+    if (auto t = track(o, "tutti_edge_origin_up", "origin", "Whether the edge counts this origin as up (health probes and fetches)"); !t)
+      return t.error();
+  for (const auto& p : impl->config.parents)
+    if (auto t = track(p, "tutti_edge_parent_up", "parent", "Whether the edge counts this parent edge as up (health probes and fetches)"); !t)
+      return t.error();
+  impl->loops = &registry.counter("tutti_edge_loops_total", "Requests refused with 508: they had been through this edge (CDN-Loop)");
   impl->upstream_ok = &registry.counter("tutti_edge_upstream_answers_total", "Upstream answers by outcome", {{"outcome", "ok"}});
   impl->upstream_failed = &registry.counter("tutti_edge_upstream_answers_total", "Upstream answers by outcome", {{"outcome", "failed"}});
   impl->served_stale = &registry.counter("tutti_edge_served_stale_total", "Answers served stale because every upstream failed");
@@ -291,18 +347,20 @@ void HttpEdge::stop() { impl_->stopped = true; }
 
 std::string HttpEdge::statusJson() {
   std::lock_guard lock(impl_->mu);
-  std::string s = "{\"origins\":[";
-  bool first = true;
-  for (const auto& [name, h] : impl_->health) {
-    if (!first) s += ',';
-    first = false;
-    s += "{\"origin\":\"" + name + "\",\"up\":" + (h.up() ? "true" : "false") +
-         ",\"since_us\":" + std::to_string(h.changedAtWallUs()) + "}";
-  }
-  s += "],\"cache\":{\"bytes\":" + std::to_string(impl_->cache->bytes()) +
-       ",\"objects\":" + std::to_string(impl_->cache->objects()) + "},\"in_flight\":" +
-       std::to_string(impl_->coalescer.flights()) + "}";
-  return s;
+  auto list = [&](const std::vector<Upstream>& ups, const char* field) {
+    std::string out = "[";
+    for (const auto& u : ups) {
+      const auto& h = impl_->health.at(u.name());
+      if (out.size() > 1) out += ',';
+      out += "{\"" + std::string(field) + "\":\"" + u.name() + "\",\"up\":" + (h.up() ? "true" : "false") +
+             ",\"since_us\":" + std::to_string(h.changedAtWallUs()) + "}";
+    }
+    return out + "]";
+  };
+  return "{\"id\":\"" + impl_->config.id + "\",\"origins\":" + list(impl_->config.origins, "origin") +
+         ",\"parents\":" + list(impl_->config.parents, "parent") + ",\"cache\":{\"bytes\":" +
+         std::to_string(impl_->cache->bytes()) + ",\"objects\":" + std::to_string(impl_->cache->objects()) +
+         "},\"in_flight\":" + std::to_string(impl_->coalescer.flights()) + "}";
 }
 
 }  // namespace tutti::edge

@@ -1,13 +1,11 @@
-// The Asio side of the network layer: acceptor, HTTP/1.1 sessions (Beast)
-// and WebSocket sessions (our framing, ws_frame.h). The only translation
-// unit that includes Beast.
+// The Asio side of the network layer: acceptor, HTTP/1.1 sessions (requests
+// read with http_parser.h, answers written as gather writes) and WebSocket
+// sessions (our framing, ws_frame.h).
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/asio/write.hpp>
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -15,9 +13,11 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "tutti/core/clock.h"
 #include "tutti/core/log.h"
+#include "tutti/net/http_parser.h"
 #include "tutti/net/listener.h"
 #include "tutti/net/ws_frame.h"
 
@@ -25,9 +25,6 @@ namespace tutti::net {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
@@ -38,23 +35,6 @@ std::string remoteIpOf(const tcp::socket& s) {
   error_code ec;
   auto ep = s.remote_endpoint(ec);
   return ec ? std::string("unknown") : ep.address().to_string();
-}
-
-HttpRequest toHttpRequest(const http::request<http::string_body>& req, std::string ip) {
-  HttpRequest r;
-  r.method = std::string(req.method_string());
-  r.target = std::string(req.target());
-  const auto q = r.target.find('?');
-  r.path = r.target.substr(0, q);
-  if (q != std::string::npos) r.query = r.target.substr(q + 1);
-  for (const auto& f : req) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    r.headers.emplace_back(std::move(name), std::string(f.value()));
-  }
-  r.body = req.body();
-  r.remote_ip = std::move(ip);
-  return r;
 }
 
 // ---------------------------------------------------------------------------
@@ -572,7 +552,6 @@ class WsSession final : public std::enable_shared_from_this<WsSession>, public W
 };
 
 // ---------------------------------------------------------------------------
-// HTTP/1.1 keep-alive, one request at a time. Thread: its worker only.
 void FlushService::schedule(std::shared_ptr<WsSession> s, const asio::any_io_executor& ex) {
   dirty_.push_back(std::move(s));
   if (posted_) return;
@@ -601,179 +580,313 @@ void FlushService::run() {
 
 // What is wrong with an upgrade request, as the answer to send (RFC 6455,
 // 4.2.1), or nothing.
-std::optional<HttpResponse> handshakeError(const http::request<http::string_body>& req) {
+std::optional<HttpResponse> handshakeError(const HttpRequest& req, unsigned version) {
   auto refuse = [](int status, const char* why) {
     return HttpResponse{status, "application/json",
                         std::string(R"({"error":{"code":1000,"message":")") + why + "\"}}", {}};
   };
-  if (req.method() != http::verb::get || req.version() < 11) return refuse(400, "a WebSocket upgrade is a GET over HTTP/1.1");
-  if (req[http::field::sec_websocket_version] != "13") {
+  if (req.method != "GET" || version < 11) return refuse(400, "a WebSocket upgrade is a GET over HTTP/1.1");
+  if (req.header("sec-websocket-version") != "13") {
     auto r = refuse(426, "only WebSocket version 13 is spoken here");
     r.headers.emplace_back("Sec-WebSocket-Version", "13");
     return r;
   }
-  const auto key = req[http::field::sec_websocket_key];
+  const auto key = req.header("sec-websocket-key");
   // 16 random bytes in base64: 22 characters and "==".
   if (key.size() != 24 || key.substr(22) != "==") return refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64");
   return std::nullopt;
 }
 
+// ---------------------------------------------------------------------------
+// HTTP/1.1 keep-alive, one request at a time (pipelined ones wait in the
+// buffer). Thread: its worker only.
+//
+// Per request on a kept-alive connection: one read (Asio tries it at once,
+// then waits for readiness), the parse, the handler, one gather write of
+// the head and the body's shared pieces. No timer operation: one deadline
+// timer per connection wakes when the deadline it was set for passes, and
+// re-arms for the current one, which each request just moves forward.
 class HttpSession final : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, HttpHandler& handler, size_t worker, const TransportLimits& limits,
               const TransportMetrics& metrics)
-      : ip_(remoteIpOf(socket)), stream_(std::move(socket)), handler_(handler), worker_(worker), limits_(limits), m_(metrics) {}
+      : ip_(remoteIpOf(socket)),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        handler_(handler),
+        worker_(worker),
+        limits_(limits),
+        m_(metrics),
+        parser_({kMaxHeadBytes, static_cast<size_t>(limits.max_body_bytes)}) {}
 
-  void run() { doRead(); }
-
- private:
-  void doRead() {
-    parser_.emplace();
-    parser_->body_limit(static_cast<uint64_t>(limits_.max_body_bytes));
-    parser_->header_limit(16 * 1024);
-    stream_.expires_after(std::chrono::seconds(60));
-    http::async_read(stream_, buf_, *parser_,
-                     [self = shared_from_this()](error_code ec, size_t) { self->onRead(ec); });
+  void run() {
+    setDeadline(kIdle);
+    watch();
+    readMore();
   }
 
-  void onRead(error_code ec) {
-    if (ec == http::error::body_limit) {
-      HttpResponse r{413, "application/json", R"({"error":{"code":1000,"message":"body too large"}})", {}};
-      return write(std::move(r), false, 11);
+ private:
+  static constexpr size_t kMaxHeadBytes = 16 * 1024;
+  static constexpr size_t kFirstBuffer = 4096;
+  // A request (head and body) must arrive within this of the previous
+  // answer (or of the connection); each write must finish within kWrite.
+  static constexpr auto kIdle = std::chrono::seconds(60);
+  static constexpr auto kWrite = std::chrono::seconds(30);
+
+  void setDeadline(std::chrono::steady_clock::duration d) { deadline_ = std::chrono::steady_clock::now() + d; }
+
+  void watch() {
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->done_) return;
+      if (std::chrono::steady_clock::now() < self->deadline_) return self->watch();
+      if (self->m_.http_timeouts) self->m_.http_timeouts->inc();
+      self->done_ = true;
+      error_code ig;
+      self->socket_.close(ig);  // the pending read or write ends with an error
+    });
+  }
+
+  void end() {
+    if (done_) return;
+    done_ = true;
+    timer_.cancel();
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  void readMore() {
+    if (done_) return;
+    if (len_ == cap_) {
+      const size_t limit = kMaxHeadBytes + 2 * static_cast<size_t>(limits_.max_body_bytes) + 64 * 1024 + 1;
+      const size_t cap = std::min(limit, std::max(kFirstBuffer, cap_ * 2));
+      if (cap <= cap_) return fail(413, "request too large");  // the parser refuses sooner; a guard
+      auto grown = std::make_unique<char[]>(cap);
+      if (len_) std::memcpy(grown.get(), buf_.get(), len_);
+      buf_ = std::move(grown);
+      cap_ = cap;
     }
-    if (ec) return shutdown();
-    auto req = parser_->release();
-    if (websocket::is_upgrade(req)) {
-      if (auto refused = handshakeError(req)) return write(std::move(*refused), false, req.version());
-      HttpRequest hr = toHttpRequest(req, ip_);
-      auto handler = handler_.upgrade(hr, worker_);
-      if (!handler) {
-        HttpResponse r{404, "application/json", R"({"error":{"code":1000,"message":"no WebSocket endpoint here; use /ws"}})", {}};
-        return write(std::move(r), false, req.version());
+    socket_.async_read_some(asio::buffer(buf_.get() + len_, cap_ - len_),
+                            [self = shared_from_this()](error_code ec, size_t n) { self->onRead(ec, n); });
+  }
+
+  void onRead(error_code ec, size_t n) {
+    if (done_) return;
+    if (ec) return end();
+    len_ += n;
+    process();
+  }
+
+  // Acts on what is buffered: a whole request is handled, an incomplete one
+  // read further, a broken one answered with its status and the connection closed.
+  void process() {
+    const auto st = parser_.parse(std::string_view(buf_.get(), len_));
+    if (st == HttpRequestParser::Status::kError) {
+      if (m_.http_errors) m_.http_errors->inc();
+      return fail(parser_.errorStatus(), parser_.error());
+    }
+    if (st == HttpRequestParser::Status::kIncomplete) {
+      // RFC 9110 10.1.1: a client that asked waits for "100 Continue" before the body.
+      if (parser_.headComplete() && parser_.expectsContinue() && !continued_) {
+        continued_ = true;
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                          [self = shared_from_this()](error_code e, size_t) {
+                            if (e) return self->end();
+                            self->readMore();
+                          });
+        return;
       }
-      stream_.expires_never();
-      const auto early = buf_.cdata();
-      auto ws = std::make_shared<WsSession>(stream_.release_socket(), std::move(handler), limits_, m_);
-      ws->run(std::string(req[http::field::sec_websocket_key]),
-              std::string(static_cast<const char*>(early.data()), early.size()));
-      return;
+      return readMore();
     }
-    const bool keep_alive = req.keep_alive();
-    const unsigned version = req.version();
-    handler_.handle(toHttpRequest(req, ip_), worker_, [self = shared_from_this(), keep_alive, version](HttpResponse r) {
+    HttpRequest req = std::move(parser_.request());
+    req.remote_ip = ip_;
+    const bool keep_alive = parser_.keepAlive();
+    const unsigned version = parser_.version();
+    const bool upgrade = parser_.websocketUpgrade();
+    // The bytes after this request: the next one (pipelined), or a WebSocket's first frames.
+    const size_t used = parser_.consumed();
+    len_ -= used;
+    if (len_) std::memmove(buf_.get(), buf_.get() + used, len_);
+    parser_.clear();
+    continued_ = false;
+    head_only_ = req.method == "HEAD";
+    if (upgrade) return startWebSocket(std::move(req), version);
+    handler_.handle(std::move(req), worker_, [self = shared_from_this(), keep_alive, version](HttpResponse r) {
       self->write(std::move(r), keep_alive, version);
     });
   }
 
-  void write(HttpResponse r, bool keep_alive, unsigned version) {
-    if (r.stream) return writeStream(std::move(r), keep_alive, version);
-    if (!r.pieces.empty()) return writePieces(std::move(r), keep_alive, version);
-    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version);
-    res->set(http::field::server, "tutti/" TUTTI_VERSION);
-    res->set(http::field::content_type, r.content_type);
-    for (auto& [k, v] : r.headers) res->set(k, v);
-    res->body() = std::move(r.body);
-    res->keep_alive(keep_alive);
-    res->prepare_payload();
-    http::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](error_code ec, size_t n) {
-      self->m_.bytes_out->inc(n);
-      if (ec || !keep_alive) return self->shutdown();
-      self->doRead();
-    });
+  void startWebSocket(HttpRequest req, unsigned version) {
+    if (auto refused = handshakeError(req, version)) return write(std::move(*refused), false, version);
+    auto handler = handler_.upgrade(req, worker_);
+    if (!handler) {
+      HttpResponse r{404, "application/json", R"({"error":{"code":1000,"message":"no WebSocket endpoint here; use /ws"}})", {}};
+      return write(std::move(r), false, version);
+    }
+    done_ = true;
+    timer_.cancel();
+    auto ws = std::make_shared<WsSession>(std::move(socket_), std::move(handler), limits_, m_);
+    ws->run(req.header("sec-websocket-key"), std::string(buf_.get(), len_));
   }
 
-  // The head and the shared pieces in one gather write (one writev): the
-  // bytes are not copied, and a cached part costs one system call.
-  void writePieces(HttpResponse r, bool keep_alive, unsigned version) {
-    uint64_t length = 0;
-    for (const auto& p : r.pieces) length += p->size();
-    const auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
-    auto head = std::make_shared<std::string>();
-    head->reserve(192 + 64 * r.headers.size());
-    *head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    *head += std::to_string(r.status);
-    *head += ' ';
-    head->append(reason.data(), reason.size());
-    *head += "\r\nServer: tutti/" TUTTI_VERSION "\r\nContent-Type: ";
-    *head += r.content_type;
+  // A request that cannot be read on: its status, then the connection ends.
+  void fail(int status, const std::string& why) {
+    std::string body = R"({"error":{"code":1000,"message":")";
+    for (char c : why) body += (c == '"' || c == '\\') ? ' ' : c;
+    body += "\"}}";
+    head_only_ = false;
+    write(HttpResponse{status, "application/json", std::move(body), {}}, false, 11);
+  }
+
+  // How the body's end is known.
+  enum class Framing { kLength, kChunked, kNone };
+
+  // The status line and the fields, ending with the blank line, into head_.
+  void buildHead(const HttpResponse& r, bool keep_alive, unsigned version, Framing framing, uint64_t length) {
+    head_.clear();
+    head_ += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    char num[24];
+    head_.append(num, static_cast<size_t>(std::snprintf(num, sizeof num, "%d", r.status)));
+    head_ += ' ';
+    head_ += httpReason(r.status);
+    head_ += "\r\nServer: tutti/" TUTTI_VERSION "\r\nContent-Type: ";
+    head_ += r.content_type;
+    if (r.fields) head_ += *r.fields;
     for (const auto& [k, v] : r.headers) {
-      *head += "\r\n";
-      *head += k;
-      *head += ": ";
-      *head += v;
+      head_ += "\r\n";
+      head_ += k;
+      head_ += ": ";
+      head_ += v;
     }
-    *head += "\r\nContent-Length: ";
-    *head += std::to_string(length);
-    if (!keep_alive) *head += "\r\nConnection: close";
-    else if (version == 10) *head += "\r\nConnection: keep-alive";
-    *head += "\r\n\r\n";
-    auto pieces = std::make_shared<std::vector<std::shared_ptr<const std::string>>>(std::move(r.pieces));
-    std::vector<asio::const_buffer> bufs;
-    bufs.reserve(pieces->size() + 1);
-    bufs.emplace_back(head->data(), head->size());
-    for (const auto& p : *pieces) bufs.emplace_back(p->data(), p->size());
-    asio::async_write(stream_, bufs, [self = shared_from_this(), head, pieces, keep_alive](error_code ec, size_t n) {
-      self->m_.bytes_out->inc(n);
-      if (ec || !keep_alive) return self->shutdown();
-      self->doRead();
-    });
+    if (framing == Framing::kLength) {
+      head_ += "\r\nContent-Length: ";
+      head_.append(num, static_cast<size_t>(std::snprintf(num, sizeof num, "%llu", static_cast<unsigned long long>(length))));
+    } else if (framing == Framing::kChunked) {
+      head_ += "\r\nTransfer-Encoding: chunked";
+    }
+    if (!keep_alive) head_ += "\r\nConnection: close";
+    else if (version == 10) head_ += "\r\nConnection: keep-alive";
+    head_ += "\r\n\r\n";
+  }
+
+  // The head and the body (or its shared pieces) in one gather write: the
+  // pieces are not copied, and an answer costs one system call.
+  void write(HttpResponse r, bool keep_alive, unsigned version) {
+    if (done_) return;
+    if (r.stream) return writeStream(std::move(r), keep_alive, version);
+    // No body, nor its length, in these (RFC 9110 6.4.1).
+    const bool no_body = r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
+    uint64_t length = r.body.size();
+    if (!r.pieces.empty()) {
+      length = 0;
+      for (const auto& p : r.pieces) length += p->size();
+    }
+    buildHead(r, keep_alive, version, no_body ? Framing::kNone : Framing::kLength, length);
+    bufs_.clear();
+    bufs_.emplace_back(head_.data(), head_.size());
+    if (!no_body && !head_only_) {
+      if (!r.pieces.empty()) {
+        pieces_ = std::move(r.pieces);
+        for (const auto& p : pieces_)
+          if (!p->empty()) bufs_.emplace_back(p->data(), p->size());
+      } else if (!r.body.empty()) {
+        body_ = std::move(r.body);
+        bufs_.emplace_back(body_.data(), body_.size());
+      }
+    }
+    setDeadline(kWrite);
+    asio::async_write(socket_, std::span<const asio::const_buffer>(bufs_),
+                      [self = shared_from_this(), keep_alive](error_code ec, size_t n) { self->onWritten(ec, n, keep_alive); });
+  }
+
+  void onWritten(error_code ec, size_t n, bool keep_alive) {
+    m_.bytes_out->inc(n);
+    // Shared media is not held longer than its write.
+    pieces_.clear();
+    body_.clear();
+    if (body_.capacity() > 64 * 1024) std::string().swap(body_);
+    if (ec || !keep_alive || done_) return end();
+    next();
+  }
+
+  // The next request: one already buffered (pipelined) at once, else a read.
+  void next() {
+    setDeadline(kIdle);
+    if (len_ > 0) return process();
+    readMore();
   }
 
   // The head, then each piece as the stream gives it (chunked transfer
-  // encoding, RFC 9112 7.1), then the last chunk.
+  // encoding, RFC 9112 7.1), then the last chunk. An HTTP/1.0 client knows
+  // no chunks (RFC 9112 6.1): it gets the bytes as they are, and the end of
+  // the connection ends the body.
   void writeStream(HttpResponse r, bool keep_alive, unsigned version) {
-    auto res = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(r.status), version);
-    res->set(http::field::server, "tutti/" TUTTI_VERSION);
-    res->set(http::field::content_type, r.content_type);
-    for (auto& [k, v] : r.headers) res->set(k, v);
-    res->keep_alive(keep_alive);
-    res->chunked(true);
-    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    stream_.expires_after(std::chrono::seconds(30));
-    http::async_write_header(stream_, *sr, [self = shared_from_this(), res, sr, body = std::move(r.stream), keep_alive](
-                                               error_code ec, size_t n) {
+    const bool chunked = version >= 11;
+    if (!chunked) keep_alive = false;
+    buildHead(r, keep_alive, version, chunked ? Framing::kChunked : Framing::kNone, 0);
+    auto body = std::move(r.stream);
+    setDeadline(kWrite);
+    asio::async_write(socket_, asio::buffer(head_), [self = shared_from_this(), body, keep_alive, chunked](error_code ec, size_t n) {
       self->m_.bytes_out->inc(n);
-      if (ec) return self->shutdown();
-      self->nextPiece(body, keep_alive);
+      if (ec || self->done_) return self->end();
+      if (self->head_only_) return self->finishStream(keep_alive);
+      self->nextPiece(body, keep_alive, chunked);
     });
   }
 
-  void nextPiece(std::shared_ptr<BodyStream> body, bool keep_alive) {
-    body->next([self = shared_from_this(), body, keep_alive](std::string piece, bool last) {
+  void finishStream(bool keep_alive) {
+    if (!keep_alive) return end();
+    next();
+  }
+
+  void nextPiece(std::shared_ptr<BodyStream> body, bool keep_alive, bool chunked) {
+    body->next([self = shared_from_this(), body, keep_alive, chunked](std::string piece, bool last) {
+      if (self->done_) return;
       auto out = std::make_shared<std::string>();
-      if (!piece.empty()) {
-        char size[20];
-        std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
-        *out = size;
-        *out += piece;
-        *out += "\r\n";
+      if (!chunked) {
+        *out = std::move(piece);
+        if (out->empty()) return self->end();  // the last piece empty (its end closes the body), or a broken contract
+      } else {
+        if (!piece.empty()) {
+          char size[20];
+          std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+          *out = size;
+          *out += piece;
+          *out += "\r\n";
+        }
+        if (last) *out += "0\r\n\r\n";
+        if (out->empty()) return self->end();  // an empty piece that is not the last breaks the contract
       }
-      if (last) *out += "0\r\n\r\n";
-      if (out->empty()) return self->shutdown();  // an empty piece that is not the last breaks the contract
-      self->stream_.expires_after(std::chrono::seconds(30));
-      asio::async_write(self->stream_, asio::buffer(*out), [self, out, body, keep_alive, last](error_code ec, size_t n) {
+      self->setDeadline(kWrite);
+      asio::async_write(self->socket_, asio::buffer(*out), [self, out, body, keep_alive, chunked, last](error_code ec, size_t n) {
         self->m_.bytes_out->inc(n);
-        if (ec) return self->shutdown();
-        if (!last) return self->nextPiece(body, keep_alive);
-        if (!keep_alive) return self->shutdown();
-        self->doRead();
+        if (ec || self->done_) return self->end();
+        if (!last) return self->nextPiece(body, keep_alive, chunked);
+        self->finishStream(keep_alive);
       });
     });
   }
 
-  void shutdown() {
-    error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  }
-
   std::string ip_;
-  beast::tcp_stream stream_;
-  beast::flat_buffer buf_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point deadline_{};
   HttpHandler& handler_;
   size_t worker_;
   TransportLimits limits_;
   TransportMetrics m_;
+  HttpRequestParser parser_;
+  std::unique_ptr<char[]> buf_;  // received bytes not yet taken by a request
+  size_t len_ = 0;
+  size_t cap_ = 0;
+  std::string head_;                                   // the answer's head, while it is written
+  std::string body_;                                   // its body, when not shared pieces
+  std::vector<std::shared_ptr<const std::string>> pieces_;  // or its pieces
+  std::vector<asio::const_buffer> bufs_;
+  bool continued_ = false;  // "100 Continue" sent for this request
+  bool head_only_ = false;  // a HEAD request: no body in the answer
+  bool done_ = false;
 };
 
 // ---------------------------------------------------------------------------

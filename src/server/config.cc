@@ -208,7 +208,7 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   section("web", [&](TableReader& r) { r.get("root", c.web.root); });
   section("edge", [&](TableReader& r) {
     auto& e = c.edge;
-    r.get("origins", e.origins).get("cache_mb", e.cache_mb).get("max_object_mb", e.max_object_mb)
+    r.get("origins", e.origins).get("parents", e.parents).get("cache_mb", e.cache_mb).get("max_object_mb", e.max_object_mb)
         .get("probe_interval_ms", e.probe_interval_ms).get("token", e.token).get("failover_ms", e.failover_ms);
     if (e.failover_ms < 100) r.refuse("failover_ms", "must be at least 100");
     if (e.cache_mb < 1 || e.max_object_mb < 1 || e.max_object_mb > e.cache_mb || e.probe_interval_ms < 50)

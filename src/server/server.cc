@@ -254,6 +254,10 @@ class ServerImpl final : public Server, public net::HttpHandler {
         &r.histogram("tutti_publish_to_write_seconds",
                      "From a publication's sequencing to the start of its socket write (oldest in each write)",
                      metrics::latencyBucketsSeconds()),
+        &r.counter("tutti_http_bad_requests_total",
+                   "HTTP requests that could not be read (answered 400, 413, 431, 501 or 505, then closed)"),
+        &r.counter("tutti_http_timeouts_total",
+                   "HTTP connections closed because a request or an answer's write passed its deadline"),
     };
     std::vector<net::Worker*> ws;
     for (auto& w : workers_) ws.push_back(w.get());
@@ -275,6 +279,11 @@ class ServerImpl final : public Server, public net::HttpHandler {
       ec.origins.push_back({hp->first, hp->second});
     }
     if (ec.origins.empty()) return makeError(1002, "edge.origins: an edge needs at least one origin");
+    for (const auto& p : e.parents) {
+      auto hp = splitHostPort(p);
+      if (!hp) return makeError(1002, "edge.parents: " + hp.error().message);
+      ec.parents.push_back({hp->first, hp->second});
+    }
     ec.cache.capacity_bytes = e.cache_mb << 20;
     ec.cache.max_object_bytes = e.max_object_mb << 20;
     ec.probe_interval_ms = e.probe_interval_ms;
@@ -287,7 +296,8 @@ class ServerImpl final : public Server, public net::HttpHandler {
     ctx_.edge = edge_.get();
     edge_->start();
     relay_->start();
-    log::info("edge", {{"origins", std::to_string(ec.origins.size())}, {"cache_mb", std::to_string(e.cache_mb)}});
+    log::info("edge", {{"origins", std::to_string(ec.origins.size())}, {"parents", std::to_string(ec.parents.size())},
+                       {"cache_mb", std::to_string(e.cache_mb)}});
     return {};
   }
 

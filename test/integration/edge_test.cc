@@ -32,9 +32,17 @@ std::string originConfig(uint16_t port = 0) {
   return c + "[media]\ncamera = true\ncamera_size = \"426x240\"\n";
 }
 
-std::string edgeConfig(uint16_t origin_port) {
-  return "[server]\nworkers = 2\nrole = \"edge\"\napi_key = \"k\"\n[limits]\nmax_connections_per_ip = 5000\n"
-         "[edge]\norigins = [\"127.0.0.1:" + std::to_string(origin_port) + "\"]\nprobe_interval_ms = 200\n";
+std::string edgeConfig(uint16_t origin_port, const std::vector<uint16_t>& parents = {}, uint16_t listen = 0) {
+  std::string c = "[server]\nworkers = 2\nrole = \"edge\"\napi_key = \"k\"\n";
+  if (listen) c += "listen = \"127.0.0.1:" + std::to_string(listen) + "\"\n";
+  c += "[limits]\nmax_connections_per_ip = 5000\n[edge]\norigins = [\"127.0.0.1:" + std::to_string(origin_port) +
+       "\"]\nprobe_interval_ms = 200\n";
+  if (!parents.empty()) {
+    c += "parents = [";
+    for (size_t i = 0; i < parents.size(); ++i) c += (i ? ", \"127.0.0.1:" : "\"127.0.0.1:") + std::to_string(parents[i]) + "\"";
+    c += "]\n";
+  }
+  return c;
 }
 
 // The last complete part and the preload-hinted one of a media playlist.
@@ -115,6 +123,20 @@ std::vector<std::pair<int, size_t>> crowd(uint16_t port, const std::string& targ
   return out;
 }
 
+// Waits for two complete segments in the origin's playlist (past the short
+// first one, whose hinted parts may never come); the part it hints next.
+std::string nextHintedPart(uint16_t origin_port, const std::string& pl) {
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto body = httpGet(origin_port, pl).body;
+        size_t n = 0;
+        for (auto at = body.find("#EXTINF:"); at != std::string::npos; at = body.find("#EXTINF:", at + 1)) ++n;
+        return n >= 2;
+      },
+      20000, 100));
+  return partsOf(httpGet(origin_port, pl).body).hinted;
+}
+
 TEST(EdgeHttp, ViewersOfTwoEdgesGetTheOriginsBytes) {
   auto origin = startServer(originConfig());
   ASSERT_TRUE(origin);
@@ -146,18 +168,8 @@ TEST(EdgeHttp, FiveHundredViewersOfAnUncachedPartCostTheOriginOneRequest) {
   auto edge = startServer(edgeConfig(origin->port()));
   ASSERT_TRUE(edge);
   const std::string pl = "/hls/demo/240p/index.m3u8";
-  // A steady stream (two complete segments: past the short first one, whose
-  // hinted parts may never come).
-  ASSERT_TRUE(eventually(
-      [&] {
-        const auto body = httpGet(origin->port(), pl).body;
-        size_t n = 0;
-        for (auto at = body.find("#EXTINF:"); at != std::string::npos; at = body.find("#EXTINF:", at + 1)) ++n;
-        return n >= 2;
-      },
-      20000, 100));
   // The part the origin's playlist hints: not made yet, so nobody has it.
-  const std::string hinted = "/hls/demo/240p/" + partsOf(httpGet(origin->port(), pl).body).hinted;
+  const std::string hinted = "/hls/demo/240p/" + nextHintedPart(origin->port(), pl);
   const double before = metric(origin->port(), "tutti_hls_requests_total{kind=\"part\"}");
   const auto answers = crowd(edge->port(), hinted, 500);
   ASSERT_EQ(answers.size(), 500u);
@@ -177,6 +189,72 @@ TEST(EdgeHttp, FiveHundredViewersOfAnUncachedPartCostTheOriginOneRequest) {
   EXPECT_GE(metric(edge->port(), "tutti_edge_coalesced_requests_total") +
                 metric(edge->port(), "tutti_edge_cache_hits_total"),
             499);
+}
+
+TEST(EdgeHttp, ATierOfParentsCostsTheOriginOneRequestForTheViewersOfEveryChild) {
+  auto origin = startServer(originConfig());
+  ASSERT_TRUE(origin);
+  auto parent = startServer(edgeConfig(origin->port()));
+  ASSERT_TRUE(parent);
+  auto c1 = startServer(edgeConfig(origin->port(), {parent->port()}));
+  auto c2 = startServer(edgeConfig(origin->port(), {parent->port()}));
+  ASSERT_TRUE(c1 && c2);
+  const std::string parent_up = "tutti_edge_parent_up{parent=\"127.0.0.1:" + std::to_string(parent->port()) + "\"}";
+  ASSERT_TRUE(eventually([&] { return metric(c1->port(), parent_up.c_str()) == 1 && metric(c2->port(), parent_up.c_str()) == 1; },
+                         10000, 100));
+  const std::string pl = "/hls/demo/240p/index.m3u8";
+  const std::string hinted = "/hls/demo/240p/" + nextHintedPart(origin->port(), pl);
+  const double before = metric(origin->port(), "tutti_hls_requests_total{kind=\"part\"}");
+  // 100 viewers at each child at once, for the part nobody has yet.
+  std::vector<std::pair<int, size_t>> at1, at2;
+  std::thread t1([&] { at1 = crowd(c1->port(), hinted, 100); });
+  std::thread t2([&] { at2 = crowd(c2->port(), hinted, 100); });
+  t1.join();
+  t2.join();
+  ASSERT_EQ(at1.size(), 100u);
+  ASSERT_EQ(at2.size(), 100u);
+  size_t ok = 0;
+  for (const auto* set : {&at1, &at2})
+    for (const auto& [status, length] : *set)
+      if (status == 200 && length == at1.front().second && length > 0) ++ok;
+  EXPECT_EQ(ok, 200u) << hinted << ": first " << at1.front().first << ", " << at2.front().first;
+  EXPECT_EQ(metric(origin->port(), "tutti_hls_requests_total{kind=\"part\"}") - before, 1)
+      << "the parent collapses both children's fetches into one origin request";
+  // Each child fetched from the parent, not from the origin.
+  EXPECT_EQ(metric(c1->port(), "tutti_edge_upstream_answers_total{outcome=\"ok\"}"), 1);
+  EXPECT_EQ(metric(c2->port(), "tutti_edge_upstream_answers_total{outcome=\"ok\"}"), 1);
+  EXPECT_EQ(metric(parent->port(), "tutti_edge_upstream_answers_total{outcome=\"ok\"}"), 1);
+  EXPECT_EQ(httpGet(c1->port(), hinted).body, httpGet(origin->port(), hinted).body);
+
+  // The parent dies: the children see it down and go to the origin themselves.
+  parent->sendSignal(SIGKILL);
+  parent->waitExit(5000);
+  ASSERT_TRUE(eventually([&] { return metric(c1->port(), parent_up.c_str()) == 0; }, 10000, 100));
+  const std::string next = "/hls/demo/240p/" + nextHintedPart(origin->port(), pl);
+  const auto via = httpGet(c1->port(), next);
+  EXPECT_EQ(via.status, 200) << next << ": " << via.body;
+  EXPECT_EQ(via.body, httpGet(origin->port(), next).body);
+}
+
+TEST(EdgeHttp, TwoEdgesThatAreEachOthersParentDetectTheLoopAndAskTheOrigin) {
+  auto origin = startServer(originConfig());
+  ASSERT_TRUE(origin);
+  const uint16_t pa = freeLoopbackPort(SOCK_STREAM);
+  const uint16_t pb = freeLoopbackPort(SOCK_STREAM);
+  auto a = startServer(edgeConfig(origin->port(), {pb}, pa));
+  auto b = startServer(edgeConfig(origin->port(), {pa}, pb));
+  ASSERT_TRUE(a && b);
+  const std::string up_b = "tutti_edge_parent_up{parent=\"127.0.0.1:" + std::to_string(pb) + "\"}";
+  ASSERT_TRUE(eventually([&] { return metric(a->port(), up_b.c_str()) == 1; }, 10000, 100));
+  const std::string pl = "/hls/demo/240p/index.m3u8";
+  ASSERT_TRUE(waitForParts(origin->port(), pl, 20000));
+  const std::string part = "/hls/demo/240p/" + partsOf(httpGet(origin->port(), pl).body).complete;
+  // a asks b (its parent), b asks a (its parent) with a in CDN-Loop: a
+  // refuses with 508, and b goes on to the origin.
+  const auto got = httpGet(a->port(), part);
+  EXPECT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.body, httpGet(origin->port(), part).body);
+  EXPECT_EQ(metric(a->port(), "tutti_edge_loops_total"), 1);
 }
 
 TEST(EdgeHttp, KeepsServingWhenTheOriginDiesAndResumesWhenItReturns) {

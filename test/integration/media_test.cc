@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -51,7 +52,7 @@ class Process {
       waitpid(pid_, nullptr, 0);
     }
   }
-  // The exit code, or -1 if it did not end within timeout_ms (then it is killed).
+  // The exit code, or -1 if it did not end within timeout_ms (or was killed by a signal).
   int wait(int timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (std::chrono::steady_clock::now() < deadline) {
@@ -267,9 +268,16 @@ TEST(MediaOrigin, APublisherThatVanishesResumesAfterADiscontinuityAndGarbageHarm
   const auto before = httpGet(server->port(), "/hls/cam/360p/index.m3u8");
   ASSERT_EQ(before.status, 200);
   EXPECT_EQ(before.body.find("#EXT-X-DISCONTINUITY"), std::string::npos);
-  // Two seconds later the publisher is back.
+  // Two seconds later the publisher is back. The ingest listens again once
+  // the previous publisher is gone, which under a sanitizer can take longer:
+  // a publisher refused before that tries again, as an encoder would.
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  Process second(pushArgs("tcp://127.0.0.1:" + std::to_string(port), 5));
+  std::unique_ptr<Process> pushing;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    pushing = std::make_unique<Process>(pushArgs("tcp://127.0.0.1:" + std::to_string(port), 5));
+    if (pushing->wait(500) == -1) break;  // still running after 0.5 s: connected and pushing
+  }
+  Process& second = *pushing;
   bool resumed = false;
   std::string body;
   for (int i = 0; i < 150 && !resumed; ++i) {

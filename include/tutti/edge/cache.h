@@ -23,7 +23,8 @@
 // would let that burst flush them. Lookups and stores are O(1).
 //
 // Bytes: each entry is charged key + content type + stored header names and
-// values + body + kEntryOverheadBytes, and bytes() is the exact sum of the
+// values + their wire form (CachedResponse::wire_fields) + body +
+// kEntryOverheadBytes, and bytes() is the exact sum of the
 // charges of the entries held. The bound holds after every store().
 //
 // Thread: not thread-safe; one owner (one per worker, or behind the owner's
@@ -76,6 +77,9 @@ struct CachedResponse {
   // Replayed as received, minus Age (the replayer writes the current one),
   // hop-by-hop fields and Set-Cookie (one viewer's cookie is nobody else's).
   Headers headers;
+  // The same fields as sent to a viewer, formatted once: each as
+  // "\r\nName: value", less those the writer sets itself (wireFields()).
+  std::shared_ptr<const std::string> wire_fields;
   std::shared_ptr<const std::string> body;  // never null
   // Times on Clock::monoUs().
   int64_t stored_us = 0;
@@ -88,6 +92,10 @@ struct CachedResponse {
   int64_t ageUs(int64_t now_us) const { return initial_age_us + (now_us - stored_us); }
   bool negative() const { return status == 404 || status == 410; }
 };
+
+// `headers` in wire form ("\r\nName: value" each), less Content-Length,
+// Content-Type, Server and Date, which the HTTP writer sets for every answer.
+std::shared_ptr<const std::string> wireFields(const Headers& headers);
 
 // What the upstream answered, as the network code hands it over.
 struct UpstreamResponse {

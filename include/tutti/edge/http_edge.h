@@ -2,11 +2,16 @@
 // The edge's HTTP side (docs/edge.md): LL-HLS from the origins, cached and
 // collapsed. A request for /hls/... is answered from the cache when it can
 // be; otherwise it waits behind one upstream fetch per key (the coalescer),
-// to the origin the key hashes to among the healthy ones (the ring), with
-// one retry on the next. When every upstream fails, what the cache may still
-// serve (stale-if-error) is served. Origins are probed for health
-// (GET /healthz) on a timer; the state is in /metrics
-// (tutti_edge_origin_up{origin}) and in status().
+// to the upstream the key hashes to among the healthy ones (the ring), with
+// one retry on the next. With parents (a tier of edges in front of the
+// origins), the key's parent comes first, the next healthy parent second,
+// the origins last: every parent caches its share of the keys, and a crowd
+// at many edges still costs the origin one request. When every upstream
+// fails, what the cache may still serve (stale-if-error) is served.
+// Upstreams are probed for health (GET /healthz) on a timer; the state is in
+// /metrics (tutti_edge_origin_up{origin}, tutti_edge_parent_up{parent}) and
+// in status(). Requests upstream carry CDN-Loop (RFC 8586) with this edge's
+// id; a request that already went through this edge is refused with 508.
 //
 // Threads: handle() on any worker; the cache, the coalescer and the health
 // state sit behind one lock held for lookups and bookkeeping only, never
@@ -41,6 +46,9 @@ struct Upstream {
 
 struct EdgeConfig {
   std::vector<Upstream> origins;
+  std::vector<Upstream> parents;  // other edges, asked before the origins
+  // This edge in CDN-Loop (RFC 8586): a token; empty = "tutti-" and random hex.
+  std::string id;
   CacheConfig cache;
   CoalescerConfig coalescer;
   HealthConfig health;
@@ -65,7 +73,8 @@ class HttpEdge {
   void start();
   // No new probe or timer after this; in-flight fetches finish or fail.
   void stop();
-  // {"origins":[{"origin","up","since_us"}], "cache":{"bytes","objects"}, "in_flight"} as JSON.
+  // {"id", "origins":[{"origin","up","since_us"}], "parents":[{"parent","up","since_us"}],
+  //  "cache":{"bytes","objects"}, "in_flight"} as JSON.
   std::string statusJson();
 
  private:

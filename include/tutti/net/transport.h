@@ -96,6 +96,9 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Fields already in wire form, each as "\r\nName: value", written before
+  // `headers` (a cached answer's fields, formatted once and shared).
+  std::shared_ptr<const std::string> fields = nullptr;
   // When set, the body comes from here, chunked (and `body` is not sent).
   std::shared_ptr<BodyStream> stream = nullptr;
   // When not empty, the body is these immutable byte strings in order, sent
@@ -142,6 +145,8 @@ struct TransportMetrics {
   metrics::Counter* connect_timeouts;
   metrics::Counter* protocol_errors;
   metrics::Histogram* publish_to_write;
+  metrics::Counter* http_errors = nullptr;    // HTTP requests refused as unreadable (400, 413, 431, 501, 505)
+  metrics::Counter* http_timeouts = nullptr;  // HTTP connections closed at their deadline
 };
 
 }  // namespace tutti::net

@@ -200,6 +200,10 @@ struct EdgeSectionConfig {
   // Origins as "ip:port"; keys are spread over them by consistent hashing,
   // with failover to the next healthy one.
   std::vector<std::string> origins;
+  // Parent edges as "ip:port" (a tier): media is asked of the key's parent
+  // (consistent hashing over the healthy ones) before the origins. Rooms are
+  // relayed from the origins.
+  std::vector<std::string> parents;
   // Memory for cached objects, and the largest one kept (above: passed through).
   int64_t cache_mb = 256;
   int64_t max_object_mb = 16;

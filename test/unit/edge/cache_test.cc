@@ -28,10 +28,11 @@ UpstreamResponse answer(std::string body, std::string cache_control, int status 
 
 UpstreamResponse immutable(size_t body_bytes) { return answer(std::string(body_bytes, 'x'), "public, max-age=31536000, immutable"); }
 
-// What an answer made by answer() is charged, computed apart from the cache.
+// What an answer made by answer() is charged, computed apart from the cache:
+// its fields count twice, as stored and in wire form ("\r\n" n ": " v).
 int64_t chargeOf(const std::string& key, const UpstreamResponse& r) {
   int64_t c = Cache::kEntryOverheadBytes + static_cast<int64_t>(key.size() + r.content_type.size() + r.body->size());
-  for (const auto& [n, v] : r.headers) c += static_cast<int64_t>(n.size() + v.size());
+  for (const auto& [n, v] : r.headers) c += 2 * static_cast<int64_t>(n.size() + v.size()) + 4;
   return c;
 }
 
@@ -170,7 +171,15 @@ TEST(Cache, DoesNotChargeOrReplayHopByHopFieldsAgeOrCookies) {
   ASSERT_EQ(l.response->headers.size(), 2u);
   EXPECT_EQ(l.response->headers[0].first, "Cache-Control");
   EXPECT_EQ(l.response->headers[1].first, "Access-Control-Allow-Origin");
+  ASSERT_TRUE(l.response->wire_fields);
+  EXPECT_EQ(*l.response->wire_fields, "\r\nCache-Control: max-age=60\r\nAccess-Control-Allow-Origin: *");
   EXPECT_EQ(l.age_us, 3 * kS);
+}
+
+TEST(Cache, WireFieldsLeaveOutWhatTheWriterSets) {
+  const Headers h = {{"Content-Length", "5"}, {"content-type", "video/mp4"}, {"Server", "x"}, {"Date", "today"},
+                     {"ETag", "\"a\""}, {"Connection", "close"}, {"Age", "1"}};
+  EXPECT_EQ(*wireFields(h), "\r\nETag: \"a\"");
 }
 
 TEST(Cache, EvictsTheLeastRecentlyUsedWhenOverItsByteBound) {
