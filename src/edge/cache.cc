@@ -214,8 +214,9 @@ StoreOutcome Cache::store(std::string key, UpstreamResponse response, StoreHints
   entry->status = response.status;
   entry->content_type = std::move(response.content_type);
   entry->body = response.body ? std::move(response.body) : emptyBody();
-  int64_t charge =
-      kEntryOverheadBytes + static_cast<int64_t>(key.size() + entry->content_type.size() + entry->body->size());
+  entry->file = std::move(response.file);
+  int64_t charge = kEntryOverheadBytes + static_cast<int64_t>(key.size() + entry->content_type.size() + entry->body->size() +
+                                                               (entry->file ? entry->file->size() : 0));
   for (auto& [name, value] : response.headers) {
     if (dropped(name)) continue;
     charge += static_cast<int64_t>(name.size() + value.size());

@@ -18,6 +18,10 @@ namespace {
 
 using Shared = std::shared_ptr<const CachedResponse>;
 
+// Bodies from this size on are kept in a SharedFile (sendfile); smaller
+// ones cost less to copy than a second system call.
+constexpr size_t kFileBodyBytes = 8 * 1024;
+
 net::HttpResponse plain(int status, std::string text) {
   net::HttpResponse r{status, "text/plain", std::move(text) + "\n", {}};
   r.headers.emplace_back("Cache-Control", "no-store");
@@ -32,7 +36,8 @@ net::HttpResponse render(const CachedResponse& c, int64_t age_us, const char* vi
   r.headers.reserve(2);
   r.headers.emplace_back("Age", std::to_string(std::max<int64_t>(0, age_us) / 1'000'000));
   r.headers.emplace_back("X-Cache", via);
-  if (c.body && !c.body->empty()) r.pieces = {c.body};
+  if (c.file) r.file = c.file;
+  else if (c.body && !c.body->empty()) r.pieces = {c.body};
   return r;
 }
 
@@ -210,6 +215,9 @@ struct HttpEdge::Impl : std::enable_shared_from_this<Impl> {
     ur.content_type = r->header("content-type");
     ur.headers = std::move(r->headers);
     ur.body = std::move(r->body);
+    // A large body goes into a file, sent by the kernel from its pages to
+    // every viewer; the copy in memory is dropped once the waiters have it.
+    if (ur.body && ur.body->size() >= kFileBodyBytes) ur.file = SharedFile::create(*ur.body);
     std::lock_guard lock(mu);
     noteHealth(name, true);
     StoreHints hints;
@@ -221,6 +229,8 @@ struct HttpEdge::Impl : std::enable_shared_from_this<Impl> {
     answer->headers = ur.headers;
     answer->wire_fields = wireFields(answer->headers);
     answer->body = ur.body ? ur.body : std::make_shared<const std::string>();
+    answer->file = ur.file;
+    if (ur.file) ur.body = nullptr;
     answer->stored_us = clock.monoUs();
     answer->fresh_until_us = answer->stored_us + 1;
     cache->store(key.key, std::move(ur), hints);

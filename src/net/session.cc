@@ -6,7 +6,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <sys/sendfile.h>
+
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -781,8 +784,14 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
     if (!r.pieces.empty()) {
       length = 0;
       for (const auto& p : r.pieces) length += p->size();
+    } else if (r.file) {
+      length = r.file->size();
     }
     buildHead(r, keep_alive, version, no_body ? Framing::kNone : Framing::kLength, length);
+    if (r.file && r.pieces.empty() && !no_body && !head_only_ && length > 0) {
+      file_ = std::move(r.file);
+      return writeFile(keep_alive);
+    }
     bufs_.clear();
     bufs_.emplace_back(head_.data(), head_.size());
     if (!no_body && !head_only_) {
@@ -800,9 +809,56 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
                       [self = shared_from_this(), keep_alive](error_code ec, size_t n) { self->onWritten(ec, n, keep_alive); });
   }
 
+  // The head (MSG_MORE: it leaves with the body), then the file by
+  // sendfile: its pages go to the socket without a copy from user memory.
+  void writeFile(bool keep_alive) {
+    setDeadline(kWrite);
+    file_sent_ = 0;
+    socket_.async_send(asio::buffer(head_), static_cast<asio::socket_base::message_flags>(MSG_MORE),
+                       [self = shared_from_this(), keep_alive](error_code ec, size_t n) {
+                         if (ec || self->done_) return self->onWritten(ec ? ec : asio::error::operation_aborted, n, keep_alive);
+                         self->m_.bytes_out->inc(n);
+                         if (n == self->head_.size()) return self->sendFile(keep_alive);
+                         // A partial head (a full socket buffer): the rest, then the file.
+                         asio::async_write(self->socket_, asio::buffer(self->head_.data() + n, self->head_.size() - n),
+                                           [self, keep_alive](error_code e, size_t rest) {
+                                             if (e || self->done_) return self->onWritten(e ? e : asio::error::operation_aborted, rest, keep_alive);
+                                             self->m_.bytes_out->inc(rest);
+                                             self->sendFile(keep_alive);
+                                           });
+                       });
+  }
+
+  // The socket is in non-blocking mode already (Asio sets it for its first
+  // asynchronous operation, the read of the request).
+  void sendFile(bool keep_alive) {
+    const uint64_t size = file_->size();
+    while (file_sent_ < size) {
+      off_t off = static_cast<off_t>(file_sent_);
+      const ssize_t n = ::sendfile(socket_.native_handle(), file_->fd(), &off, size - file_sent_);
+      if (n > 0) {
+        file_sent_ += static_cast<uint64_t>(n);
+        m_.bytes_out->inc(static_cast<uint64_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this(), keep_alive](error_code ec) {
+          if (ec || self->done_) return self->onWritten(ec ? ec : asio::error::operation_aborted, 0, keep_alive);
+          self->sendFile(keep_alive);
+        });
+        return;
+      }
+      // An error, or the file ended early: the answer cannot be completed.
+      return onWritten(n < 0 ? error_code(errno, boost::system::system_category()) : asio::error::eof, 0, keep_alive);
+    }
+    onWritten({}, 0, keep_alive);
+  }
+
   void onWritten(error_code ec, size_t n, bool keep_alive) {
     m_.bytes_out->inc(n);
     // Shared media is not held longer than its write.
+    file_.reset();
     pieces_.clear();
     body_.clear();
     if (body_.capacity() > 64 * 1024) std::string().swap(body_);
@@ -883,6 +939,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
   std::string head_;                                   // the answer's head, while it is written
   std::string body_;                                   // its body, when not shared pieces
   std::vector<std::shared_ptr<const std::string>> pieces_;  // or its pieces
+  std::shared_ptr<const SharedFile> file_;                   // or its file
+  uint64_t file_sent_ = 0;
   std::vector<asio::const_buffer> bufs_;
   bool continued_ = false;  // "100 Continue" sent for this request
   bool head_only_ = false;  // a HEAD request: no body in the answer

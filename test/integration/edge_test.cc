@@ -158,6 +158,20 @@ TEST(EdgeHttp, ViewersOfTwoEdgesGetTheOriginsBytes) {
   EXPECT_NE(via_a.header("cache-control").find("immutable"), std::string::npos);
   // The second viewer of an edge is a hit.
   EXPECT_EQ(httpGet(a->port(), part).header("x-cache"), "HIT");
+  // A whole segment (larger than the edge keeps in memory: it is sent from
+  // a file with sendfile), twice on one connection, as the origin has it.
+  std::string text;
+  ASSERT_TRUE(eventually([&] { return (text = httpGet(origin->port(), pl).body).find("\nseg-") != std::string::npos; }, 15000, 100));
+  const auto seg_at = text.find("\nseg-");
+  ASSERT_NE(seg_at, std::string::npos) << text;
+  const std::string seg = "/hls/demo/240p/" + text.substr(seg_at + 1, text.find('\n', seg_at + 1) - seg_at - 1);
+  const auto seg_origin = httpGet(origin->port(), seg);
+  ASSERT_EQ(seg_origin.status, 200) << seg;
+  ASSERT_GT(seg_origin.body.size(), 8u * 1024) << "small enough to stay in memory: the file path is not tested";
+  EXPECT_EQ(httpGet(b->port(), seg).body, seg_origin.body);
+  const auto seg_hit = httpGet(b->port(), seg);
+  EXPECT_EQ(seg_hit.header("x-cache"), "HIT");
+  EXPECT_EQ(seg_hit.body, seg_origin.body);
   EXPECT_EQ(httpGet(a->port(), "/hls/demo/master.m3u8").body, httpGet(origin->port(), "/hls/demo/master.m3u8").body);
   EXPECT_EQ(httpGet(b->port(), "/hls/demo/master.m3u8").body, httpGet(origin->port(), "/hls/demo/master.m3u8").body);
 }

@@ -23,7 +23,7 @@
 // would let that burst flush them. Lookups and stores are O(1).
 //
 // Bytes: each entry is charged key + content type + stored header names and
-// values + their wire form (CachedResponse::wire_fields) + body +
+// values + their wire form (CachedResponse::wire_fields) + body (or file) +
 // kEntryOverheadBytes, and bytes() is the exact sum of the
 // charges of the entries held. The bound holds after every store().
 //
@@ -43,6 +43,7 @@
 
 #include "tutti/core/clock.h"
 #include "tutti/core/metrics.h"
+#include "tutti/core/shared_file.h"
 #include "tutti/core/result.h"
 
 namespace tutti::edge {
@@ -81,6 +82,9 @@ struct CachedResponse {
   // "\r\nName: value", less those the writer sets itself (wireFields()).
   std::shared_ptr<const std::string> wire_fields;
   std::shared_ptr<const std::string> body;  // never null
+  // When set, the body's bytes are here instead (and `body` is empty): a
+  // large object many viewers ask for, sent with sendfile.
+  std::shared_ptr<const SharedFile> file;
   // Times on Clock::monoUs().
   int64_t stored_us = 0;
   int64_t initial_age_us = 0;       // Age from upstream: how old it already was
@@ -103,6 +107,7 @@ struct UpstreamResponse {
   std::string content_type;
   Headers headers;  // every field; names in any case; Cache-Control and Age are read from here
   std::shared_ptr<const std::string> body;  // null reads as empty
+  std::shared_ptr<const SharedFile> file;    // or the body is here (CachedResponse::file)
 };
 
 struct StoreHints {

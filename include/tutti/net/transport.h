@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tutti/core/metrics.h"
+#include "tutti/core/shared_file.h"
 
 namespace tutti::net {
 
@@ -105,6 +106,9 @@ struct HttpResponse {
   // as they are, without a copy (and `body` is not sent): media held in
   // memory, shared by every response that carries it.
   std::vector<std::shared_ptr<const std::string>> pieces = {};
+  // When set (and `pieces` empty), the body is this file's bytes, sent by
+  // the kernel from the file (sendfile), not copied from user memory.
+  std::shared_ptr<const SharedFile> file = nullptr;
 };
 
 using HttpReply = std::function<void(HttpResponse)>;

@@ -176,6 +176,21 @@ TEST(Cache, DoesNotChargeOrReplayHopByHopFieldsAgeOrCookies) {
   EXPECT_EQ(l.age_us, 3 * kS);
 }
 
+TEST(Cache, ABodyInAFileIsKeptAndChargedAsTheFile) {
+  Fixture f;
+  auto r = answer("", "max-age=60");
+  r.body = nullptr;
+  r.file = SharedFile::create(std::string(20'000, 'p'));
+  ASSERT_TRUE(r.file);
+  const auto file = r.file;
+  ASSERT_EQ(f.cache->store("/f", r), StoreOutcome::kStored);
+  EXPECT_EQ(f.cache->bytes(), chargeOf("/f", answer("", "max-age=60")) + 20'000);
+  const auto l = f.cache->lookup("/f");
+  ASSERT_TRUE(l.response);
+  EXPECT_EQ(l.response->file, file);
+  EXPECT_TRUE(l.response->body && l.response->body->empty());
+}
+
 TEST(Cache, WireFieldsLeaveOutWhatTheWriterSets) {
   const Headers h = {{"Content-Length", "5"}, {"content-type", "video/mp4"}, {"Server", "x"}, {"Date", "today"},
                      {"ETag", "\"a\""}, {"Connection", "close"}, {"Age", "1"}};
