@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -750,7 +751,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
     head_.clear();
     head_ += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
     char num[24];
-    head_.append(num, static_cast<size_t>(std::snprintf(num, sizeof num, "%d", r.status)));
+    head_.append(num, static_cast<size_t>(std::to_chars(num, num + sizeof num, r.status).ptr - num));
     head_ += ' ';
     head_ += httpReason(r.status);
     head_ += "\r\nServer: tutti/" TUTTI_VERSION "\r\nContent-Type: ";
@@ -764,7 +765,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
     }
     if (framing == Framing::kLength) {
       head_ += "\r\nContent-Length: ";
-      head_.append(num, static_cast<size_t>(std::snprintf(num, sizeof num, "%llu", static_cast<unsigned long long>(length))));
+      head_.append(num, static_cast<size_t>(std::to_chars(num, num + sizeof num, length).ptr - num));
     } else if (framing == Framing::kChunked) {
       head_ += "\r\nTransfer-Encoding: chunked";
     }
