@@ -98,9 +98,10 @@ struct HttpEdge::Impl : std::enable_shared_from_this<Impl> {
     return out;
   }
 
-  // What goes upstream in CDN-Loop: what came in, and this edge.
+  // What goes upstream in CDN-Loop: what came in, and this edge. (A viewer's
+  // oversized value is not carried: it would lead a shared fetch to refusal.)
   std::string loopField(std::string_view incoming) const {
-    if (incoming.empty()) return config.id;
+    if (incoming.empty() || incoming.size() > 512) return config.id;
     return std::string(incoming) + ", " + config.id;
   }
 
