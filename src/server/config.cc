@@ -209,7 +209,9 @@ Result<ServerConfig> parseConfig(std::string_view text) {
   section("edge", [&](TableReader& r) {
     auto& e = c.edge;
     r.get("origins", e.origins).get("parents", e.parents).get("cache_mb", e.cache_mb).get("max_object_mb", e.max_object_mb)
-        .get("probe_interval_ms", e.probe_interval_ms).get("token", e.token).get("failover_ms", e.failover_ms);
+        .get("probe_interval_ms", e.probe_interval_ms).get("token", e.token).get("failover_ms", e.failover_ms)
+        .get("max_fetches", e.max_fetches);
+    if (e.max_fetches < 1) r.refuse("max_fetches", "must be at least 1");
     if (e.failover_ms < 100) r.refuse("failover_ms", "must be at least 100");
     if (e.cache_mb < 1 || e.max_object_mb < 1 || e.max_object_mb > e.cache_mb || e.probe_interval_ms < 50)
       r.refuse("cache_mb", "cache_mb >= max_object_mb >= 1, probe_interval_ms >= 50");

@@ -287,6 +287,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
     ec.cache.capacity_bytes = e.cache_mb << 20;
     ec.cache.max_object_bytes = e.max_object_mb << 20;
     ec.probe_interval_ms = e.probe_interval_ms;
+    ec.coalescer.max_flights = static_cast<size_t>(e.max_fetches);
     ec.probe_timeout_ms = std::max<int64_t>(50, e.probe_interval_ms * 8 / 10);
     std::vector<net::Worker*> ws;
     for (auto& w : workers_) ws.push_back(w.get());

@@ -271,6 +271,39 @@ TEST(EdgeHttp, TwoEdgesThatAreEachOthersParentDetectTheLoopAndAskTheOrigin) {
   EXPECT_EQ(metric(a->port(), "tutti_edge_loops_total"), 1);
 }
 
+TEST(EdgeHttp, AFloodOfDistinctObjectsReachesTheOriginOnlyUpToTheFetchBound) {
+  auto origin = startServer(originConfig());
+  ASSERT_TRUE(origin);
+  auto edge = startServer(edgeConfig(origin->port()) + "max_fetches = 1\n");
+  ASSERT_TRUE(edge);
+  const std::string pl = "/hls/demo/240p/index.m3u8";
+  const std::string hinted = nextHintedPart(origin->port(), pl);
+  // Two objects nobody has yet, asked at once: the hinted part, and the
+  // playlist that will list it (a blocking request), both held by the origin.
+  const auto text = httpGet(origin->port(), pl).body;
+  const auto dot = hinted.rfind('.', hinted.size() - 5);
+  const std::string msn = hinted.substr(5, dot - 5), part = hinted.substr(dot + 1, hinted.size() - 4 - dot - 1);
+  const std::string targets[2] = {"/hls/demo/240p/" + hinted, pl + "?_HLS_msn=" + msn + "&_HLS_part=" + part};
+  const double before = metric(origin->port(), "tutti_hls_requests_total{kind=\"part\"}") +
+                        metric(origin->port(), "tutti_hls_requests_total{kind=\"playlist\"}");
+  HttpResponse got[2];
+  std::thread t0([&] { got[0] = httpGet(edge->port(), targets[0]); });
+  std::thread t1([&] { got[1] = httpGet(edge->port(), targets[1]); });
+  t0.join();
+  t1.join();
+  const int ok = (got[0].status == 200) + (got[1].status == 200);
+  const int busy = (got[0].status == 503) + (got[1].status == 503);
+  EXPECT_EQ(ok, 1) << targets[0] << ": " << got[0].status << ", " << targets[1] << ": " << got[1].status;
+  EXPECT_EQ(busy, 1) << "the second object in the air is refused at once";
+  EXPECT_EQ(metric(edge->port(), "tutti_edge_coalescer_busy_total"), 1);
+  EXPECT_EQ(metric(origin->port(), "tutti_hls_requests_total{kind=\"part\"}") +
+                metric(origin->port(), "tutti_hls_requests_total{kind=\"playlist\"}") - before,
+            1)
+      << "only the admitted one reached the origin";
+  // Once it has landed, the other is fetched.
+  for (const auto& t : targets) EXPECT_EQ(httpGet(edge->port(), t).status, 200) << t;
+}
+
 TEST(EdgeHttp, KeepsServingWhenTheOriginDiesAndResumesWhenItReturns) {
   const uint16_t port = freeLoopbackPort(SOCK_STREAM);
   auto origin = startServer(originConfig(port));

@@ -8,8 +8,9 @@
 // N viewers blocked on the same future LL-HLS part or playlist cost one
 // upstream blocking request.
 //
-// Bounds, so that a flood cannot pin memory: waiters per key and in total.
-// Past either, join() answers kBusy at once and keeps nothing; the server
+// Bounds, so that a flood cannot pin memory nor reach the upstream: waiters
+// per key and in total, and flights (keys fetched at once). Past any of
+// them, join() answers kBusy at once and keeps nothing; the server
 // turns that into 503. A fetch that never completes is bounded by a deadline
 // (fetch_timeout_us after the leader joined, on Clock::monoUs()): the owner
 // calls expire() from a timer, at nextDeadlineUs() or periodically, and the
@@ -50,6 +51,11 @@ struct CoalescerConfig {
   size_t max_waiters_per_key = 10'000;
   // Waiters across keys: the origin's own cap on held requests (docs/media.md).
   size_t max_waiters = 20'000;
+  // Flights, i.e. distinct keys fetched upstream at once: a flood of
+  // distinct keys (cache busting) cannot become as many upstream requests.
+  // A live stream needs a few per rendition (a blocking playlist, a hinted
+  // part, a segment), so 1,000 leaves room for a hundred streams.
+  size_t max_flights = 1'000;
   // A flight's deadline. Above the origin's blocking timeout (3 target
   // durations, 6 s with 2 s segments), so that a blocking playlist request is
   // answered by the origin (200 or 503), not cut short by the edge.
@@ -80,7 +86,7 @@ class Coalescer {
   // kBadConfig unless every bound is > 0, max_waiters_per_key <= max_waiters
   // and fetch_timeout_us > 0.
   static Result<Coalescer> create(CoalescerConfig config, const Clock& clock, metrics::Registry& registry) {
-    if (config.max_waiters == 0 || config.max_waiters_per_key == 0 ||
+    if (config.max_waiters == 0 || config.max_waiters_per_key == 0 || config.max_flights == 0 ||
         config.max_waiters_per_key > config.max_waiters || config.fetch_timeout_us <= 0) {
       return makeError(code::kBadConfig, "coalescer: bounds must be > 0, per key <= total, timeout > 0");
     }
@@ -93,7 +99,8 @@ class Coalescer {
   Ticket join(std::string_view key, Callback cb) {
     auto it = flights_.find(key);
     if (waiters_ >= config_.max_waiters ||
-        (it != flights_.end() && it->second.live >= config_.max_waiters_per_key)) {
+        (it != flights_.end() && it->second.live >= config_.max_waiters_per_key) ||
+        (it == flights_.end() && flights_.size() >= config_.max_flights)) {
       busy_->inc();
       return {};
     }

@@ -209,6 +209,9 @@ struct EdgeSectionConfig {
   int64_t max_object_mb = 16;
   // Health probes (GET /healthz) per origin.
   int64_t probe_interval_ms = 1000;
+  // Distinct objects fetched upstream at once; past it a miss is a 503 at
+  // once (a cache-busting flood does not reach the origins).
+  int64_t max_fetches = 1000;
   // Rooms (docs/edge.md, "Rooms at the edge"): the token the edge presents
   // to its origin, with `edge: true` and room permissions for everything it
   // relays. Empty: with an HS256 [auth] secret the edge signs its own (sub

@@ -53,6 +53,9 @@ TEST(Coalescer, RefusesBoundsThatCouldNeverAdmitAnyone) {
   CoalescerConfig c;
   c.fetch_timeout_us = 0;
   EXPECT_FALSE(C::create(c, clock, registry).ok());
+  CoalescerConfig no_flights;
+  no_flights.max_flights = 0;
+  EXPECT_FALSE(C::create(no_flights, clock, registry).ok());
 }
 
 TEST(Coalescer, MakesOneLeaderAndGivesEveryWaiterTheSameSharedAnswer) {
@@ -127,6 +130,21 @@ TEST(Coalescer, AnswersBusyPastTheTotalBound) {
   EXPECT_EQ(f.coalescer.join("/c", f.record()).role, C::Role::kBusy);
   EXPECT_EQ(f.coalescer.join("/b", f.record()).role, C::Role::kBusy);
   EXPECT_EQ(f.coalescer.flights(), 2u);
+}
+
+TEST(Coalescer, StartsNoFlightPastItsBoundButLetsWaitersJoinTheOnesInTheAir) {
+  CoalescerConfig c;
+  c.max_flights = 2;
+  Fixture f(c);
+  const auto a = f.coalescer.join("/a", f.record());
+  EXPECT_EQ(a.role, C::Role::kLeader);
+  EXPECT_EQ(f.coalescer.join("/b", f.record()).role, C::Role::kLeader);
+  EXPECT_EQ(f.coalescer.join("/c", f.record()).role, C::Role::kBusy) << "a third key fetched at once";
+  EXPECT_EQ(f.coalescer.join("/a", f.record()).role, C::Role::kFollower) << "a key already in the air";
+  EXPECT_EQ(f.coalescer.flights(), 2u);
+  EXPECT_EQ(f.registry.valueOf("tutti_edge_coalescer_busy_total"), 1);
+  EXPECT_EQ(f.coalescer.complete("/a", a.flight, Result<Body>(nullptr)), 2u);
+  EXPECT_EQ(f.coalescer.join("/c", f.record()).role, C::Role::kLeader) << "room again once one lands";
 }
 
 TEST(Coalescer, EndsAFetchThatNeverCompletesAtItsDeadline) {
