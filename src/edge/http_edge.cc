@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <map>
 #include <optional>
 #include <random>
@@ -29,10 +28,11 @@ net::HttpResponse plain(int status, std::string text) {
 }
 
 // A stored answer as sent to a viewer: its own fields (formatted when it
-// was stored, shared by every answer), plus Age and where it came from.
+// was made: Cache::store and onFetched set wire_fields), plus Age and where
+// it came from.
 net::HttpResponse render(const CachedResponse& c, int64_t age_us, const char* via) {
   net::HttpResponse r{c.status, c.content_type.empty() ? "application/octet-stream" : c.content_type, "", {}};
-  r.fields = c.wire_fields ? c.wire_fields : wireFields(c.headers);
+  r.fields = c.wire_fields;
   r.headers.reserve(2);
   r.headers.emplace_back("Age", std::to_string(std::max<int64_t>(0, age_us) / 1'000'000));
   r.headers.emplace_back("X-Cache", via);

@@ -20,6 +20,7 @@
 #include "tutti/broker/embedded_broker.h"
 #include "tutti/broker/relay_broker.h"
 #include "tutti/core/log.h"
+#include "tutti/core/loopback_port.h"
 #include "tutti/edge/http_edge.h"
 #include "tutti/media/camera.h"
 #include "tutti/media/ingest.h"
@@ -340,7 +341,7 @@ class ServerImpl final : public Server, public net::HttpHandler {
     std::vector<IngestConfig> ingests = m.ingests;
     std::string camera_target;
     if (m.camera) {
-      const uint16_t port = freeLoopbackPort();
+      const uint16_t port = freeLoopbackPort(SOCK_STREAM);  // the ingest binds it a moment later
       if (port == 0) return makeError(1002, "media: no free port for the synthetic camera's ingest");
       ingests.push_back({"demo", "tcp://127.0.0.1:" + std::to_string(port) + "?listen=1", ""});
       camera_target = "tcp://127.0.0.1:" + std::to_string(port);
@@ -390,22 +391,6 @@ class ServerImpl final : public Server, public net::HttpHandler {
     auto claims = ctx_.verifier->verify(key.substr(q + 7), ctx_.clock.wallUs() / 1'000'000);
     if (!claims || stream.empty() || !auth::allowed(claims->publish, "media:" + stream)) return std::nullopt;
     return stream;
-  }
-
-  // A port nobody listens on now (the ingest binds it a moment later).
-  static uint16_t freeLoopbackPort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return 0;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    uint16_t port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-      port = ntohs(a.sin_port);
-    ::close(fd);
-    return port;
   }
 
   uint16_t port() const override { return listener_->port(); }

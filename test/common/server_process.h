@@ -17,6 +17,7 @@
 #include <string_view>
 #include <thread>
 
+#include "tutti/core/loopback_port.h"
 #include "tutti/core/result.h"
 
 namespace tutti::test {
@@ -37,10 +38,8 @@ class TempDir {
   std::string path_;
 };
 
-// A loopback port nobody listens on now (type SOCK_STREAM or SOCK_DGRAM),
-// for a listener a test configures by hand (an ingest, a server restarted
-// on its port); 0 when none could be had.
-uint16_t freeLoopbackPort(int type);
+// freeLoopbackPort(type): tutti/core/loopback_port.h.
+using tutti::freeLoopbackPort;
 
 class ServerProcess {
  public:

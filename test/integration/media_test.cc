@@ -341,7 +341,7 @@ TEST(MediaOrigin, TwoOriginsFedTheSameSourceOnItsTimelinePublishIdenticalPlaylis
   args.pop_back();  // the url
   args.pop_back();  // "mpegts"
   args.pop_back();  // "-f"
-  for (const std::string x : {std::string("-output_ts_offset"), std::string(offset), std::string("-map"), std::string("0:v"), std::string("-map"), std::string("1:a"), std::string("-f"), std::string("tee")}) args.push_back(x);
+  args.insert(args.end(), {"-output_ts_offset", std::string(offset), "-map", "0:v", "-map", "1:a", "-f", "tee"});
   args.push_back("[f=mpegts]tcp://127.0.0.1:" + std::to_string(in_a) + "|[f=mpegts]tcp://127.0.0.1:" + std::to_string(in_b));
   Process push(args);
   ASSERT_TRUE(push.started());
