@@ -19,6 +19,11 @@ struct EmbeddedBroker::RoomState {
   };
   std::vector<Pending> pending;
   bool drain_scheduled = false;
+  // Members listed by an edge: session -> the relaying connection's session.
+  // Only that connection's leave (or its close) unlists them: after an
+  // edge's reconnect its new connection takes them over, and the old one,
+  // closed late, must not unlist them.
+  std::unordered_map<std::string, std::string> relayed_by;
 };
 
 struct EmbeddedBroker::Shard {
@@ -123,14 +128,7 @@ void EmbeddedBroker::subscribe(SubscribeRequest req, std::function<void(Result<s
     // Everything up to snapshot.top is in the snapshot; everything after it
     // is posted to the worker after `done` (one FIFO queue per worker).
     auto snap = st.room->subscribe(req.recover);
-    if (req.presence) {
-      st.room->join(*req.presence);
-      Frame ev = std::make_shared<const std::string>(protocol::encodePresenceEvent(true, req.room, *req.presence));
-      for (size_t w = 0; w < executors_.size(); ++w) {
-        if (st.worker_refs[w] == 0) continue;
-        executors_[w]->post([sink = sinks_[w], room = req.room, ev] { sink->presenceEvent(room, ev); });
-      }
-    }
+    if (req.presence) join(st, req.room, *req.presence);
     executors_[req.worker]->post(
         [done = std::move(done), snap = std::move(snap)]() mutable { done(std::move(snap)); });
   });
@@ -145,17 +143,53 @@ void EmbeddedBroker::unsubscribe(const std::string& room, size_t worker, const s
     if (st.worker_refs[worker] > 0) st.worker_refs[worker]--;
     if (st.subscribers > 0) st.subscribers--;
     st.room->touch(clock_.wallUs());
-    if (session.empty()) return;
-    auto members = st.room->presence();
-    protocol::ClientInfo info;
-    for (auto& m : members)
-      if (m.session == session) info = m;
-    if (!st.room->leave(session)) return;
-    Frame ev = std::make_shared<const std::string>(protocol::encodePresenceEvent(false, room, info));
-    for (size_t w = 0; w < executors_.size(); ++w) {
-      if (st.worker_refs[w] == 0) continue;
-      executors_[w]->post([sink = sinks_[w], room, ev] { sink->presenceEvent(room, ev); });
-    }
+    if (!session.empty()) leave(st, room, session);
+  });
+}
+
+void EmbeddedBroker::join(RoomState& st, const std::string& room, const protocol::ClientInfo& info) {
+  if (!st.room->join(info)) return;
+  Frame ev = std::make_shared<const std::string>(protocol::encodePresenceEvent(true, room, info));
+  for (size_t w = 0; w < executors_.size(); ++w) {
+    if (st.worker_refs[w] == 0) continue;
+    executors_[w]->post([sink = sinks_[w], room, ev] { sink->presenceEvent(room, ev); });
+  }
+}
+
+void EmbeddedBroker::leave(RoomState& st, const std::string& room, const std::string& session) {
+  const auto* member = st.room->member(session);
+  if (!member) return;
+  const protocol::ClientInfo info = *member;
+  st.room->leave(session);
+  Frame ev = std::make_shared<const std::string>(protocol::encodePresenceEvent(false, room, info));
+  for (size_t w = 0; w < executors_.size(); ++w) {
+    if (st.worker_refs[w] == 0) continue;
+    executors_[w]->post([sink = sinks_[w], room, ev] { sink->presenceEvent(room, ev); });
+  }
+}
+
+void EmbeddedBroker::presenceJoin(const std::string& room, protocol::ClientInfo info, const std::string& via) {
+  const size_t home = homeOf(room);
+  executors_[home]->post([this, home, room, info = std::move(info), via] {
+    auto& st = roomState(home, room);
+    st.room->touch(clock_.wallUs());
+    if (st.room->member(info.session) && !st.relayed_by.count(info.session)) return;  // a local subscriber's session
+    st.relayed_by[info.session] = via;
+    join(st, room, info);
+  });
+}
+
+void EmbeddedBroker::presenceLeave(const std::string& room, const std::string& session, const std::string& via) {
+  const size_t home = homeOf(room);
+  executors_[home]->post([this, home, room, session, via] {
+    auto it = shards_[home]->rooms.find(room);
+    if (it == shards_[home]->rooms.end()) return;
+    auto& st = it->second;
+    auto by = st.relayed_by.find(session);
+    if (by == st.relayed_by.end() || by->second != via) return;
+    st.relayed_by.erase(by);
+    st.room->touch(clock_.wallUs());
+    leave(st, room, session);
   });
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <unordered_map>
 
 #include "tutti/broker/room_mirror.h"
@@ -44,6 +45,11 @@ struct RelayBroker::RoomState {
   std::vector<sync::Publication> batch;
   bool drain_scheduled = false;
   int64_t idle_since_us = 0;
+  // This edge's clients in the room's presence, listed at the origin with
+  // presence_relay: again after every upstream (re)subscription, since a
+  // lost upstream connection unlists them there.
+  std::map<std::string, protocol::ClientInfo> members;
+  bool up_ready = false;  // the current upstream subscription has answered
 };
 
 struct RelayBroker::Shard {
@@ -192,8 +198,16 @@ void RelayBroker::upstreamSubscribe(size_t home, const std::string& room, RoomSt
   h.on_error = [this, home, room, gen](const Error& e) {
     executors_[home]->post([this, home, room, gen, e] { onUpstreamError(home, room, gen, e); });
   };
+  h.on_join = [this, home, room, gen](const sdk::PresenceClient& c) {
+    executors_[home]->post([this, home, room, gen, c] { onUpstreamPresence(home, room, gen, true, c); });
+  };
+  h.on_leave = [this, home, room, gen](const sdk::PresenceClient& c) {
+    executors_[home]->post([this, home, room, gen, c] { onUpstreamPresence(home, room, gen, false, c); });
+  };
+  st.up_ready = false;
   sdk::SubscribeOptions o;
   o.hold_until_at = false;  // relay at once; the end clients hold until `at`
+  o.presence = st.policy.presence;  // joins and leaves, to fan out to local subscribers who asked
   if (from) o.recover = sdk::Position{from->epoch, from->offset};
   (void)c->subscribe(room, std::move(h), std::move(o));
 }
@@ -219,6 +233,10 @@ void RelayBroker::subscribe(SubscribeRequest req, std::function<void(Result<sync
       // from its position, so the mirror covers what it missed.
       if (req.recover) st.mirror.recoverFrom(*req.recover);
       upstreamSubscribe(home, req.room, st, req.recover);
+    }
+    if (req.presence) {
+      const auto& info = st.members[req.presence->session] = *req.presence;
+      if (st.up_ready) relayPresence(req.room, true, info);
     }
     const std::string room = req.room;
     st.waiting.push_back({std::move(req), std::move(done), clock_.monoUs()});
@@ -252,6 +270,32 @@ void RelayBroker::onUpstreamSubscribed(size_t home, const std::string& room, uin
               {{"room", room}, {"epoch", res.epoch}, {"reason", res.reason.empty() ? "none" : res.reason}});
   st.mirror.upstreamSubscribed(res.epoch, res.offset, recovered);
   answerWaiting(home, room, st);
+  // Each subscribe reply may follow a new upstream connection, where nobody
+  // of ours is listed: list them all (a listed one is a no-op at the origin).
+  st.up_ready = true;
+  for (const auto& [session, info] : st.members) relayPresence(room, true, info);
+}
+
+void RelayBroker::onUpstreamPresence(size_t home, const std::string& room, uint64_t gen, bool join,
+                                     const sdk::PresenceClient& who) {
+  auto it = shards_[home]->rooms.find(room);
+  if (it == shards_[home]->rooms.end() || it->second.up_gen != gen) return;
+  auto& st = it->second;
+  drain(home, room);  // publications that came before it go out before it
+  Frame ev = std::make_shared<const std::string>(
+      protocol::encodePresenceEvent(join, room, protocol::ClientInfo{who.session, who.user, who.client}));
+  for (size_t w = 0; w < executors_.size(); ++w) {
+    if (st.worker_refs[w] == 0) continue;
+    executors_[w]->post([sink = sinks_[w], room, ev] { sink->presenceEvent(room, ev); });
+  }
+}
+
+void RelayBroker::relayPresence(const std::string& room, bool join, const protocol::ClientInfo& info) {
+  auto c = upstream();
+  if (!c) return;
+  c->relayPresence(room, join, sdk::PresenceClient{info.session, info.user, info.client}, [room](Result<void> r) {
+    if (!r) log::warn("edge: the origin refused a presence change", {{"room", room}, {"error", r.error().message}});
+  });
 }
 
 void RelayBroker::onUpstreamPublication(size_t home, const std::string& room, uint64_t gen,
@@ -306,7 +350,8 @@ void RelayBroker::onUpstreamError(size_t home, const std::string& room, uint64_t
   if (it == shards_[home]->rooms.end() || it->second.up_gen != gen) return;
   auto& st = it->second;
   log::warn("edge: the origin refused a room", {{"room", room}, {"code", std::to_string(e.code)}, {"error", e.message}});
-  st.up_gen = 0;  // the SDK dropped the room; the next local subscriber tries again
+  st.up_gen = 0;
+  st.up_ready = false;  // the SDK dropped the room; the next local subscriber tries again
   for (auto& w : st.waiting) {
     st.worker_refs[w.req.worker]--;
     st.subscribers--;
@@ -315,12 +360,16 @@ void RelayBroker::onUpstreamError(size_t home, const std::string& room, uint64_t
   st.waiting.clear();
 }
 
-void RelayBroker::unsubscribe(const std::string& room, size_t worker, const std::string&) {
+void RelayBroker::unsubscribe(const std::string& room, size_t worker, const std::string& session) {
   const size_t home = homeOf(room);
-  executors_[home]->post([this, home, room, worker] {
+  executors_[home]->post([this, home, room, worker, session] {
     auto it = shards_[home]->rooms.find(room);
     if (it == shards_[home]->rooms.end()) return;
     auto& st = it->second;
+    if (auto m = st.members.find(session); m != st.members.end()) {
+      if (st.up_ready) relayPresence(room, false, m->second);
+      st.members.erase(m);
+    }
     if (st.worker_refs[worker] > 0) st.worker_refs[worker]--;
     if (st.subscribers > 0) st.subscribers--;
     if (st.subscribers == 0) st.idle_since_us = clock_.monoUs();
@@ -448,6 +497,14 @@ void RelayBroker::presence(const std::string& room, size_t worker,
   });
 }
 
+void RelayBroker::presenceJoin(const std::string& room, protocol::ClientInfo info, const std::string&) {
+  relayPresence(room, true, info);
+}
+
+void RelayBroker::presenceLeave(const std::string& room, const std::string& session, const std::string&) {
+  relayPresence(room, false, protocol::ClientInfo{session, "", ""});
+}
+
 void RelayBroker::history(const std::string& room, uint64_t since, size_t limit, size_t worker,
                           std::function<void(Result<HistoryPage>)> done) {
   const size_t home = homeOf(room);
@@ -473,7 +530,8 @@ void RelayBroker::rooms(size_t worker, std::function<void(std::vector<RoomInfo>)
       [this](size_t home) {
         std::vector<RoomInfo> part;
         for (auto& [name, st] : shards_[home]->rooms)
-          part.push_back(RoomInfo{name, st.mirror.epoch(), st.mirror.top(), st.mirror.history().size(), st.subscribers, 0});
+          part.push_back(RoomInfo{name, st.mirror.epoch(), st.mirror.top(), st.mirror.history().size(), st.subscribers,
+                                  st.members.size()});
         return part;
       },
       std::move(done));

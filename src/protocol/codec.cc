@@ -190,6 +190,24 @@ Result<Command> decodeObject(const json::object& o, uint64_t id) {
     if (!relay) return relay.error();
     ap.relay = std::move(*relay);
     cmd.params = std::move(ap);
+  } else if (method == "presence_relay") {
+    cmd.method = Method::kPresenceRelay;
+    PresenceRelayParams pr;
+    auto room = requireRoom(*params);
+    if (!room) return room.error();
+    pr.room = std::move(*room);
+    std::string event;
+    if (!optString(*params, "event", event) || (event != "join" && event != "leave"))
+      return invalid("presence_relay: event must be \"join\" or \"leave\"");
+    pr.join = event == "join";
+    auto* c = params->if_contains("client");
+    if (!c || !c->is_object()) return invalid("presence_relay: client must be an object");
+    const auto& co = c->get_object();
+    auto& ci = pr.client;
+    if (!optString(co, "session", ci.session) || !optString(co, "user", ci.user) || !optString(co, "client", ci.client) ||
+        ci.session.empty() || ci.session.size() > 128 || ci.user.size() > 256 || ci.client.size() > 128)
+      return invalid("presence_relay: client needs a session (1-128 bytes), user and client (strings)");
+    cmd.params = std::move(pr);
   } else {
     return makeError(code::kUnknownMethod, "unknown method");
   }

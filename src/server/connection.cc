@@ -65,6 +65,8 @@ void Connection::onClosed(int code) {
     ctx_.broker->unsubscribe(room, hub_.index(), sub.in_presence ? session_ : std::string());
   }
   subs_.clear();
+  for (const auto& [room, session] : relayed_presence_) ctx_.broker->presenceLeave(room, session, session_);
+  relayed_presence_.clear();
   hub_.removeConnection(this);
   if (counted_ip_ && conn_) ctx_.ip_limiter.release(conn_->remoteIp());
   counted_ip_ = false;
@@ -164,6 +166,7 @@ void Connection::handle(protocol::Command& cmd) {
     case Method::kTime: return onTime(cmd.id, std::get<protocol::TimeParams>(cmd.params));
     case Method::kWindowOpen: return onWindowOpen(cmd.id, std::get<protocol::WindowOpenParams>(cmd.params));
     case Method::kAction: return onAction(cmd.id, std::get<protocol::ActionParams>(cmd.params));
+    case Method::kPresenceRelay: return onPresenceRelay(cmd.id, std::get<protocol::PresenceRelayParams>(cmd.params));
     case Method::kPing: {
       std::string r = "{";
       appendField(r, "server_time_us", ctx_.clock.wallUs());
@@ -259,19 +262,22 @@ void Connection::onSubscribe(uint64_t id, protocol::SubscribeParams& p) {
                                                              std::to_string(ctx_.config.limits.max_rooms_per_connection) + ")"));
   }
   const auto& rule = ctx_.config.ruleFor(p.room);
-  if (p.presence && !rule.presence)
+  // An edge asks for presence pushes on every room it relays: where presence
+  // is off it simply gets none. It is never listed itself: its clients are
+  // (presence_relay).
+  if (p.presence && !rule.presence && !is_edge_)
     return replyError(id, makeError(code::kPresenceDisabled, "presence is off for " + p.room));
 
   auto& sub = subs_[p.room];
   sub.generation = next_generation_++;
-  sub.presence_events = p.presence;
-  sub.in_presence = rule.presence;
+  sub.presence_events = p.presence && rule.presence;
+  sub.in_presence = rule.presence && !is_edge_;
 
   broker::SubscribeRequest req;
   req.room = p.room;
   req.worker = hub_.index();
   req.recover = std::move(p.recover);
-  if (rule.presence) req.presence = protocol::ClientInfo{session_, user_, client_};
+  if (sub.in_presence) req.presence = protocol::ClientInfo{session_, user_, client_};
   ctx_.broker->subscribe(std::move(req), [weak = weak_from_this(), id, room = p.room,
                                           gen = sub.generation](Result<sync::SubscribeSnapshot> snap) mutable {
     auto self = weak.lock();
@@ -378,6 +384,22 @@ void Connection::onPublish(uint64_t id, protocol::PublishParams& p) {
     s += '}';
     self->reply(id, s);
   });
+}
+
+// An edge's client joined or left a room at the edge (docs/edge.md). The
+// edge announces its clients again after each (re)subscription, so a join of
+// a listed session is expected and changes nothing.
+void Connection::onPresenceRelay(uint64_t id, protocol::PresenceRelayParams& p) {
+  if (!is_edge_) return replyError(id, makeError(code::kPermissionDenied, "presence_relay is for connections with an edge token"));
+  if (!ctx_.config.ruleFor(p.room).presence)
+    return replyError(id, makeError(code::kPresenceDisabled, "presence is off for " + p.room));
+  auto key = std::make_pair(p.room, p.client.session);
+  if (p.join) {
+    if (relayed_presence_.insert(key).second) ctx_.broker->presenceJoin(p.room, std::move(p.client), session_);
+  } else if (relayed_presence_.erase(key)) {
+    ctx_.broker->presenceLeave(p.room, p.client.session, session_);
+  }
+  reply(id, "{}");
 }
 
 void Connection::onPresence(uint64_t id, const std::string& room) {

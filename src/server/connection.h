@@ -6,6 +6,7 @@
 // since it may have gone meanwhile.
 
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -66,6 +67,7 @@ class Connection final : public net::WsHandler, public std::enable_shared_from_t
   void onTime(uint64_t id, const protocol::TimeParams& p);
   void onWindowOpen(uint64_t id, protocol::WindowOpenParams& p);
   void onAction(uint64_t id, protocol::ActionParams& p);
+  void onPresenceRelay(uint64_t id, protocol::PresenceRelayParams& p);
   void subscribed(uint64_t id, const std::string& room, uint64_t generation, sync::SubscribeSnapshot snap);
   void subscribeFailed(uint64_t id, const std::string& room, uint64_t generation, const Error& e);
 
@@ -97,6 +99,9 @@ class Connection final : public net::WsHandler, public std::enable_shared_from_t
   SyncTelemetry telemetry_;
   std::unordered_map<std::string, Subscription> subs_;  // node-based: Subscription* stay valid
   uint64_t next_generation_ = 1;
+  // An edge's clients listed in rooms' presence through this connection
+  // (room, session): they leave when it closes.
+  std::set<std::pair<std::string, std::string>> relayed_presence_;
   int64_t protocol_errors_ = 0;
   TokenBucket publish_bucket_;
 };

@@ -3,11 +3,16 @@
 // the same room sequence, field for field; a client whose edge is killed
 // recovers through the other edge with nothing missing and nothing twice;
 // actions forwarded by an edge are judged by their stamp; the edge answers
-// `time` in origin time; a forged token stops at the edge.
+// `time` in origin time; a forged token stops at the edge; presence lists a
+// room's members wherever they connected.
+
+#include <sys/socket.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <future>
 #include <chrono>
 #include <csignal>
 #include <mutex>
@@ -317,6 +322,121 @@ TEST(EdgeRooms, AForgedTokenIsRefusedAtTheEdgeAndRelayOnlyComesFromEdges) {
   auto p = await(c->publish("table:x", "{}", o));
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, 1108);
+  // Nor list someone else in a room's presence.
+  std::promise<Result<void>> listed;
+  c->relayPresence("table:x", true, sdk::PresenceClient{"s-alice", "alice", "alice-client"},
+                   [&](Result<void> r) { listed.set_value(std::move(r)); });
+  auto l = listed.get_future();
+  ASSERT_EQ(l.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  auto lr = l.get();
+  ASSERT_FALSE(lr.ok());
+  EXPECT_EQ(lr.error().code, 1108);
+}
+
+// Join and leave pushes one subscriber saw, as "+user" / "-user".
+struct PresenceLog {
+  std::mutex mu;
+  std::vector<std::string> events;
+  bool has(const std::string& e) {
+    std::lock_guard l(mu);
+    return std::find(events.begin(), events.end(), e) != events.end();
+  }
+  size_t count(const std::string& e) {
+    std::lock_guard l(mu);
+    return static_cast<size_t>(std::count(events.begin(), events.end(), e));
+  }
+};
+
+sdk::SubscribeOptions withPresence() {
+  auto o = noHold();
+  o.presence = true;
+  return o;
+}
+
+sdk::SubscriptionHandlers presenceInto(PresenceLog& log) {
+  sdk::SubscriptionHandlers h;
+  h.on_join = [&log](const sdk::PresenceClient& c) {
+    std::lock_guard l(log.mu);
+    log.events.push_back("+" + c.user);
+  };
+  h.on_leave = [&log](const sdk::PresenceClient& c) {
+    std::lock_guard l(log.mu);
+    log.events.push_back("-" + c.user);
+  };
+  return h;
+}
+
+// The users a presence query lists, sorted ("" when it failed).
+std::vector<std::string> listed(sdk::Client& c, const std::string& room) {
+  auto r = await(c.presence(room));
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  std::vector<std::string> users;
+  if (r.ok())
+    for (const auto& m : r->clients) users.push_back(m.user);
+  std::sort(users.begin(), users.end());
+  return users;
+}
+
+TEST(EdgeRooms, PresenceIsTheRoomsWhereverItsMembersConnected) {
+  Cluster cl;
+  ASSERT_TRUE(cl.start());
+  const std::string room = "table:presence";
+  PresenceLog at_origin, at_a;
+  auto wo = connectTo(*cl.origin, "wo");
+  auto wa = connectTo(*cl.a, "wa");
+  ASSERT_TRUE(await(wo->subscribe(room, presenceInto(at_origin), withPresence())).ok());
+  ASSERT_TRUE(await(wa->subscribe(room, presenceInto(at_a), withPresence())).ok());
+  // A member of edge A is seen at the origin, and the origin's at edge A.
+  ASSERT_TRUE(eventually([&] { return at_origin.has("+wa") && at_a.has("+wa"); }, 5000));
+  EXPECT_TRUE(eventually([&] { return listed(*wo, room) == std::vector<std::string>{"wa", "wo"}; }, 5000))
+      << "the edge's own upstream connection is not a member";
+
+  // A member of edge B: everyone sees it come and go.
+  auto cb = connectTo(*cl.b, "cb");
+  ASSERT_TRUE(await(cb->subscribe(room, sdk::SubscriptionHandlers{}, noHold())).ok());
+  ASSERT_TRUE(eventually([&] { return at_origin.has("+cb") && at_a.has("+cb"); }, 5000));
+  const std::vector<std::string> three{"cb", "wa", "wo"};
+  EXPECT_EQ(listed(*wa, room), three);  // asked at edge A
+  EXPECT_EQ(listed(*wo, room), three);  // and at the origin
+  ASSERT_TRUE(await(cb->unsubscribe(room)).ok());
+  ASSERT_TRUE(eventually([&] { return at_origin.has("-cb") && at_a.has("-cb"); }, 5000));
+  EXPECT_EQ(listed(*wa, room), (std::vector<std::string>{"wa", "wo"}));
+
+  // Edge B dies with a member: the origin unlists it, and says so everywhere.
+  auto cd = connectTo(*cl.b, "cd");
+  ASSERT_TRUE(await(cd->subscribe(room, sdk::SubscriptionHandlers{}, noHold())).ok());
+  ASSERT_TRUE(eventually([&] { return at_a.has("+cd"); }, 5000));
+  ASSERT_TRUE(cl.b->sendSignal(SIGKILL));
+  EXPECT_TRUE(eventually([&] { return at_origin.has("-cd") && at_a.has("-cd"); }, 5000));
+  EXPECT_EQ(listed(*wo, room), (std::vector<std::string>{"wa", "wo"}));
+  // Each event once: the edge's announcements after its own resubscriptions are no news.
+  EXPECT_EQ(at_a.count("+wa"), 1u);
+  EXPECT_EQ(at_origin.count("+cd"), 1u);
+  EXPECT_EQ(at_origin.count("-cd"), 1u);
+}
+
+TEST(EdgeRooms, AfterAnOriginRestartTheEdgeListsItsMembersAgain) {
+  const uint16_t port = freeLoopbackPort(SOCK_STREAM);
+  auto origin = startServer("[server]\nworkers = 2\napi_key = \"k\"\nlisten = \"127.0.0.1:" + std::to_string(port) +
+                            "\"\n" + common());
+  ASSERT_TRUE(origin);
+  auto edge = startServer(edgeConfig(port));
+  ASSERT_TRUE(edge);
+  const std::string room = "table:restart";
+  auto member = connectTo(*edge, "member");
+  ASSERT_TRUE(await(member->subscribe(room, sdk::SubscriptionHandlers{}, noHold())).ok());
+  auto watcher = connectTo(*origin, "watcher");
+  ASSERT_TRUE(await(watcher->subscribe(room, sdk::SubscriptionHandlers{}, noHold())).ok());
+  ASSERT_TRUE(eventually([&] { return listed(*watcher, room) == std::vector<std::string>{"member", "watcher"}; }, 5000));
+  watcher.reset();
+  origin.reset();  // its rooms and presence are gone with it
+  origin = startServer("[server]\nworkers = 2\napi_key = \"k\"\nlisten = \"127.0.0.1:" + std::to_string(port) +
+                       "\"\n" + common());
+  ASSERT_TRUE(origin);
+  watcher = connectTo(*origin, "watcher");
+  ASSERT_TRUE(await(watcher->subscribe(room, sdk::SubscriptionHandlers{}, noHold())).ok());
+  EXPECT_TRUE(eventually([&] { return listed(*watcher, room) == std::vector<std::string>{"member", "watcher"}; }, 10000))
+      << "the edge lists its member again on the new origin";
 }
 
 }  // namespace

@@ -129,6 +129,13 @@ class Broker {
 
   virtual void presence(const std::string& room, size_t worker,
                         std::function<void(Result<std::vector<protocol::ClientInfo>>)> done) = 0;
+  // A client connected elsewhere (an edge's, docs/edge.md) joins or leaves
+  // the room's presence, with the same push as a subscriber's own join or
+  // leave. `via` names the relaying connection (its session): a join of a
+  // listed session only moves it to `via` (no push), and a leave counts only
+  // from the connection that listed it last.
+  virtual void presenceJoin(const std::string& room, protocol::ClientInfo info, const std::string& via) = 0;
+  virtual void presenceLeave(const std::string& room, const std::string& session, const std::string& via) = 0;
   virtual void history(const std::string& room, uint64_t since, size_t limit, size_t worker,
                        std::function<void(Result<HistoryPage>)> done) = 0;
   virtual void rooms(size_t worker, std::function<void(std::vector<RoomInfo>)> done) = 0;

@@ -27,6 +27,8 @@ class EmbeddedBroker final : public Broker {
   void unsubscribe(const std::string& room, size_t worker, const std::string& session) override;
   void presence(const std::string& room, size_t worker,
                 std::function<void(Result<std::vector<protocol::ClientInfo>>)> done) override;
+  void presenceJoin(const std::string& room, protocol::ClientInfo info, const std::string& via) override;
+  void presenceLeave(const std::string& room, const std::string& session, const std::string& via) override;
   void history(const std::string& room, uint64_t since, size_t limit, size_t worker,
                std::function<void(Result<HistoryPage>)> done) override;
   void rooms(size_t worker, std::function<void(std::vector<RoomInfo>)> done) override;
@@ -44,6 +46,9 @@ class EmbeddedBroker final : public Broker {
   // Orders inputs in the room and fans the result out; returns the acks.
   std::vector<sync::PublishAck> order(RoomState& st, const std::string& room,
                                       std::vector<sync::PublishInput> inputs);
+  // On the room's home worker: list or unlist a session, and push the event.
+  void join(RoomState& st, const std::string& room, const protocol::ClientInfo& info);
+  void leave(RoomState& st, const std::string& room, const std::string& session);
   void settle(size_t home, const std::string& room, const std::string& window);
   std::string audit(const std::string& fields);
   RoomState& roomState(size_t home, const std::string& room);

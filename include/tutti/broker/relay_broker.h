@@ -9,6 +9,11 @@
 // gets from an edge byte for byte the frames it would get from the origin, and
 // recovers from the edge as it would from the origin.
 //
+// Presence: the edge's clients are listed at the origin (presence_relay, again
+// after every upstream resubscription), and the origin's join and leave pushes
+// are fanned out here to local subscribers who asked for them, so the list and
+// the events are the room's, wherever its members connected.
+//
 // Publishes, window_open and actions are forwarded upstream with `relay`
 // (the end user, and for actions the edge's read time and its measurements of
 // the client), which the origin honours only from a token with `edge: true`.
@@ -39,6 +44,7 @@
 namespace tutti::sdk {
 class Client;
 struct Publication;
+struct PresenceClient;
 struct SubscribeResult;
 }  // namespace tutti::sdk
 
@@ -103,6 +109,10 @@ class RelayBroker final : public Broker {
   void unsubscribe(const std::string& room, size_t worker, const std::string& session) override;
   void presence(const std::string& room, size_t worker,
                 std::function<void(Result<std::vector<protocol::ClientInfo>>)> done) override;
+  // Forwarded upstream as they come (an edge behind this one; not listed
+  // again after an upstream reconnect, unlike this edge's own clients).
+  void presenceJoin(const std::string& room, protocol::ClientInfo info, const std::string& via) override;
+  void presenceLeave(const std::string& room, const std::string& session, const std::string& via) override;
   void history(const std::string& room, uint64_t since, size_t limit, size_t worker,
                std::function<void(Result<HistoryPage>)> done) override;
   void rooms(size_t worker, std::function<void(std::vector<RoomInfo>)> done) override;
@@ -125,6 +135,8 @@ class RelayBroker final : public Broker {
   void onUpstreamSubscribed(size_t home, const std::string& room, uint64_t gen, const sdk::SubscribeResult& res);
   void onUpstreamPublication(size_t home, const std::string& room, uint64_t gen, const sdk::Publication& pub);
   void onUpstreamError(size_t home, const std::string& room, uint64_t gen, const Error& e);
+  void onUpstreamPresence(size_t home, const std::string& room, uint64_t gen, bool join, const sdk::PresenceClient& who);
+  void relayPresence(const std::string& room, bool join, const protocol::ClientInfo& info);
   void drain(size_t home, const std::string& room);
   void answerWaiting(size_t home, const std::string& room, RoomState& st);
   void resubscribeAll(size_t home);

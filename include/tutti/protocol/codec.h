@@ -16,12 +16,20 @@ namespace tutti::protocol {
 
 inline constexpr int kVersion = 1;
 
-enum class Method { kConnect, kSubscribe, kUnsubscribe, kPublish, kPresence, kPing, kTime, kWindowOpen, kAction };
+enum class Method {
+  kConnect, kSubscribe, kUnsubscribe, kPublish, kPresence, kPing, kTime, kWindowOpen, kAction, kPresenceRelay
+};
 
 struct ConnectParams {
   std::string token;   // empty = anonymous
   std::string name;    // SDK name/version, informative
   std::string client;  // stable client instance id chosen by the SDK
+};
+
+struct ClientInfo {
+  std::string session;
+  std::string user;
+  std::string client;
 };
 
 struct StreamPosition {
@@ -86,8 +94,16 @@ struct ActionParams {
   std::optional<RelayParams> relay;
 };
 
+// An edge's client joining or leaving a room's presence (docs/edge.md,
+// "Presence at the edge"). Edge tokens only (1108 otherwise).
+struct PresenceRelayParams {
+  std::string room;
+  bool join = true;  // "event": "join" | "leave"
+  ClientInfo client;
+};
+
 using Params = std::variant<std::monostate, ConnectParams, SubscribeParams, RoomParams, PublishParams, TimeParams,
-                            WindowOpenParams, ActionParams>;
+                            WindowOpenParams, ActionParams, PresenceRelayParams>;
 
 struct Command {
   uint64_t id = 0;
@@ -132,11 +148,6 @@ PubFrame encodePub(std::string_view room, std::string_view epoch, uint64_t offse
 // Window ids: 1-64 bytes of the room-name alphabet.
 bool validWindowId(std::string_view id);
 
-struct ClientInfo {
-  std::string session;
-  std::string user;
-  std::string client;
-};
 std::string encodeClientInfo(const ClientInfo& info);
 // {"push":"join"|"leave","room":..,"client":{...}}
 std::string encodePresenceEvent(bool join, std::string_view room, const ClientInfo& info);

@@ -85,8 +85,14 @@ class Room {
   SubscribeSnapshot subscribe(const std::optional<protocol::StreamPosition>& recover) const;
 
   // Presence, keyed by session id.
-  void join(const protocol::ClientInfo& info) { presence_[info.session] = info; }
+  // false when the session is listed already (nothing changes).
+  bool join(const protocol::ClientInfo& info) { return presence_.emplace(info.session, info).second; }
   bool leave(const std::string& session) { return presence_.erase(session) > 0; }
+  // The listed member with this session (nullptr: not listed).
+  const protocol::ClientInfo* member(const std::string& session) const {
+    auto it = presence_.find(session);
+    return it == presence_.end() ? nullptr : &it->second;
+  }
   std::vector<protocol::ClientInfo> presence() const;
   size_t presenceCount() const { return presence_.size(); }
 

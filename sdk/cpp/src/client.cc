@@ -158,11 +158,11 @@ struct Reply {
   std::function<void(Result<T>)> callback;
 };
 
-enum class OpType { kPublish, kPresence, kPing, kUnsubscribe, kWindowOpen, kAction };
+enum class OpType { kPublish, kPresence, kPing, kUnsubscribe, kWindowOpen, kAction, kPresenceRelay };
 
 // A call waiting for its reply. Kept across reconnects (and resent) until it
-// is answered or times out, except unsubscribe (a lost connection has
-// unsubscribed everything anyway).
+// is answered or times out, except unsubscribe and presence_relay (a lost
+// connection has undone both anyway).
 struct Op {
   OpType type = OpType::kPing;
   std::string room;
@@ -176,6 +176,8 @@ struct Op {
   WindowSpec window_spec;           // window_open
   std::string action_id;            // action
   int64_t stamp_us = 0;             // action: fixed at act(), the same on every resend
+  bool join = true;                 // presence_relay
+  PresenceClient who;               // presence_relay
   SteadyClock::time_point deadline;
   bool sent_before = false;
   uint64_t req_id = 0;  // id on the current connection; 0 = not sent on it
@@ -510,6 +512,19 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       Op op;
       op.type = OpType::kPresence;
       op.room = room;
+      op.promise = std::move(p);
+      addOp(std::move(op));
+    });
+  }
+
+  void relayPresence(const std::string& room, bool join, PresenceClient who, Reply<void> p) {
+    post([this, room, join, who = std::move(who), p = std::move(p)]() mutable {
+      if (closing_) return p.set_value(closedError());
+      Op op;
+      op.type = OpType::kPresenceRelay;
+      op.room = room;
+      op.join = join;
+      op.who = std::move(who);
       op.promise = std::move(p);
       addOp(std::move(op));
     });
@@ -1067,6 +1082,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                                     op.relay);
         break;
       case OpType::kPresence: text = codec::encodePresence(id, op.room); break;
+      case OpType::kPresenceRelay: text = codec::encodePresenceRelay(id, op.room, op.join, op.who); break;
       case OpType::kPing: text = codec::encodePing(id); break;
       case OpType::kUnsubscribe: text = codec::encodeUnsubscribe(id, op.room); break;
       case OpType::kWindowOpen: text = codec::encodeWindowOpen(id, op.room, op.window, op.window_spec); break;
@@ -1107,6 +1123,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         std::get<Reply<int64_t>>(op.promise).set_value(codec::decodePingResult(in.result));
         break;
       case OpType::kUnsubscribe:
+      case OpType::kPresenceRelay:
         std::get<Reply<void>>(op.promise).set_value(Result<void>());
         break;
       case OpType::kWindowOpen:
@@ -1213,7 +1230,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     time_t0_.clear();
     sync_timer_.cancel();
     for (auto it = ops_.begin(); it != ops_.end();) {
-      if (it->second.type == OpType::kUnsubscribe) {
+      // A lost connection has unsubscribed everything, and unlisted what an
+      // edge listed through it (the edge lists its clients again after it
+      // resubscribes).
+      if (it->second.type == OpType::kUnsubscribe || it->second.type == OpType::kPresenceRelay) {
         std::get<Reply<void>>(it->second.promise).set_value(Result<void>());
         it = ops_.erase(it);
       } else {
@@ -1446,6 +1466,10 @@ void Client::act(const std::string& room, const std::string& window_id, std::str
 }
 void Client::presence(const std::string& room, std::function<void(Result<PresenceResult>)> done) {
   impl_->presence(room, std::move(done));
+}
+void Client::relayPresence(const std::string& room, bool join, PresenceClient who,
+                           std::function<void(Result<void>)> done) {
+  impl_->relayPresence(room, join, std::move(who), std::move(done));
 }
 std::future<Result<int64_t>> Client::ping() { return impl_->ping(); }
 void Client::close() { impl_->close(); }

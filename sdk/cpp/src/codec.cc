@@ -197,6 +197,14 @@ std::string encodePresence(uint64_t id, std::string_view room) {
   return command(id, "presence", std::move(p));
 }
 
+std::string encodePresenceRelay(uint64_t id, std::string_view room, bool join, const PresenceClient& who) {
+  json::object p;
+  p["room"] = room;
+  p["event"] = join ? "join" : "leave";
+  p["client"] = json::object{{"session", who.session}, {"user", who.user}, {"client", who.client}};
+  return command(id, "presence_relay", std::move(p));
+}
+
 std::string encodePing(uint64_t id) { return command(id, "ping", {}); }
 
 std::string encodeTime(uint64_t id, const std::optional<TimeTelemetry>& telemetry) {

@@ -84,6 +84,15 @@ TEST(SdkEncode, PublishWithoutIdOrMessageId) {
 TEST(SdkEncode, OtherCommands) {
   EXPECT_EQ(parseObject(encodeUnsubscribe(2, "r")).at("method").as_string(), "unsubscribe");
   EXPECT_EQ(parseObject(encodePresence(2, "r")).at("params").at("room").as_string(), "r");
+  {
+    const auto relay = parseObject(encodePresenceRelay(4, "r", false, PresenceClient{"s1", "bob", "c1"}));
+    EXPECT_EQ(relay.at("method").as_string(), "presence_relay");
+    EXPECT_EQ(relay.at("params").at("event").as_string(), "leave");
+    EXPECT_EQ(relay.at("params").at("client").at("session").as_string(), "s1");
+    EXPECT_EQ(relay.at("params").at("client").at("user").as_string(), "bob");
+    EXPECT_EQ(relay.at("params").at("client").at("client").as_string(), "c1");
+    EXPECT_EQ(parseObject(encodePresenceRelay(5, "r", true, {})).at("params").at("event").as_string(), "join");
+  }
   auto ping = parseObject(encodePing(9));
   EXPECT_EQ(ping.at("method").as_string(), "ping");
   EXPECT_EQ(ping.at("id").as_int64(), 9);

@@ -140,6 +140,48 @@ TEST(EmbeddedBroker, AnnouncesJoinsAndLeavesToSubscribedWorkers) {
   EXPECT_TRUE(list.empty());
 }
 
+TEST(EmbeddedBroker, AMemberListedByAnEdgeLeavesOnlyThroughTheConnectionThatListedItLast) {
+  Fixture f;
+  f.broker.subscribe({"r", 1, std::nullopt, std::nullopt}, [](Result<sync::SubscribeSnapshot>) {});
+  f.runAll();
+  const protocol::ClientInfo bob{"edge-s7", "bob", "c7"};
+  auto listed = [&] {
+    std::vector<protocol::ClientInfo> list;
+    f.broker.presence("r", 0, [&](Result<std::vector<protocol::ClientInfo>> r) { list = *r; });
+    f.runAll();
+    return list.size();
+  };
+  f.broker.presenceJoin("r", bob, "edge-conn-1");
+  f.runAll();
+  EXPECT_EQ(listed(), 1u);
+  ASSERT_EQ(f.sink[1].events.size(), 1u);
+  EXPECT_NE(f.sink[1].events[0].find("\"join\""), std::string::npos);
+  EXPECT_NE(f.sink[1].events[0].find("\"bob\""), std::string::npos);
+  // The edge reconnected: its new connection lists bob again. No news.
+  f.broker.presenceJoin("r", bob, "edge-conn-2");
+  f.runAll();
+  EXPECT_EQ(f.sink[1].events.size(), 1u);
+  // The old connection's close, noticed late, does not unlist him.
+  f.broker.presenceLeave("r", bob.session, "edge-conn-1");
+  f.runAll();
+  EXPECT_EQ(listed(), 1u);
+  EXPECT_EQ(f.sink[1].events.size(), 1u);
+  // The new one's does.
+  f.broker.presenceLeave("r", bob.session, "edge-conn-2");
+  f.runAll();
+  EXPECT_EQ(listed(), 0u);
+  ASSERT_EQ(f.sink[1].events.size(), 2u);
+  EXPECT_NE(f.sink[1].events[1].find("\"leave\""), std::string::npos);
+  // A relayed join cannot take over a session a local subscriber holds.
+  f.broker.subscribe({"r", 0, std::nullopt, protocol::ClientInfo{"local-1", "ann", "c1"}},
+                     [](Result<sync::SubscribeSnapshot>) {});
+  f.runAll();
+  f.broker.presenceJoin("r", protocol::ClientInfo{"local-1", "mallory", "c9"}, "edge-conn-2");
+  f.broker.presenceLeave("r", "local-1", "edge-conn-2");
+  f.runAll();
+  EXPECT_EQ(listed(), 1u);
+}
+
 TEST(EmbeddedBroker, ForgetsAnIdleRoomAndGivesItsNextIncarnationANewEpoch) {
   Fixture f;
   std::string first, second;

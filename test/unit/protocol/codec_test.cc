@@ -24,6 +24,33 @@ TEST(Codec, DecodesASubscribeWithRecoveryAndPresence) {
   EXPECT_TRUE(p.presence);
 }
 
+TEST(Codec, DecodesAnEdgesPresenceRelayAndRefusesAMalformedOne) {
+  auto items = decodeFrame(
+      R"({"id":3,"method":"presence_relay","params":{"room":"table:1","event":"leave","client":{"session":"s1","user":"bob","client":"c1"}}})",
+      10);
+  ASSERT_TRUE(items[0].command.ok()) << items[0].command.error().message;
+  EXPECT_EQ(items[0].command->method, Method::kPresenceRelay);
+  const auto& p = std::get<PresenceRelayParams>(items[0].command->params);
+  EXPECT_EQ(p.room, "table:1");
+  EXPECT_FALSE(p.join);
+  EXPECT_EQ(p.client.session, "s1");
+  EXPECT_EQ(p.client.user, "bob");
+  EXPECT_EQ(p.client.client, "c1");
+  const auto code = [](const std::string& params) {
+    auto d = decodeFrame(R"({"id":1,"method":"presence_relay","params":)" + params + "}", 10);
+    return d[0].command.ok() ? 0 : d[0].command.error().code;
+  };
+  EXPECT_EQ(code(R"({"room":"r","event":"join","client":{"session":"s"}})"), 0);
+  EXPECT_EQ(code(R"({"room":"r","event":"wave","client":{"session":"s"}})"), code::kInvalidParams);
+  EXPECT_EQ(code(R"({"room":"r","client":{"session":"s"}})"), code::kInvalidParams);
+  EXPECT_EQ(code(R"({"room":"r","event":"join"})"), code::kInvalidParams);
+  EXPECT_EQ(code(R"({"room":"r","event":"join","client":{"session":""}})"), code::kInvalidParams);
+  EXPECT_EQ(code(R"({"room":"r","event":"join","client":{"session":7}})"), code::kInvalidParams);
+  EXPECT_EQ(code(R"({"room":"r","event":"join","client":{"session":")" + std::string(129, 'x') + R"("}})"),
+            code::kInvalidParams);
+  EXPECT_EQ(code(R"({"room":"a b","event":"join","client":{"session":"s"}})"), code::kBadRoomName);
+}
+
 TEST(Codec, DecodesANewlineDelimitedBatchInOrder) {
   auto items = decodeFrame("{\"id\":1,\"method\":\"ping\"}\n\n{\"id\":2,\"method\":\"publish\",\"params\":{\"room\":\"r\",\"data\":{\"x\":[1, 2]}}}\r\n", 10);
   ASSERT_EQ(items.size(), 2u);

@@ -117,9 +117,14 @@ TEST(Room, RecoveryIsRefusedOnceMessagesAgeOut) {
 
 TEST(Room, TracksPresenceBySession) {
   Room r("r", "ep", policy(), 0);
-  r.join({"s1", "alice", "c1"});
-  r.join({"s2", "bob", "c2"});
+  EXPECT_TRUE(r.join({"s1", "alice", "c1"}));
+  EXPECT_TRUE(r.join({"s2", "bob", "c2"}));
+  // A second join of a listed session (an edge re-announcing its clients) changes nothing.
+  EXPECT_FALSE(r.join({"s2", "mallory", "c9"}));
   EXPECT_EQ(r.presenceCount(), 2u);
+  ASSERT_NE(r.member("s2"), nullptr);
+  EXPECT_EQ(r.member("s2")->user, "bob");
+  EXPECT_EQ(r.member("s3"), nullptr);
   EXPECT_TRUE(r.leave("s1"));
   EXPECT_FALSE(r.leave("s1"));
   ASSERT_EQ(r.presence().size(), 1u);

@@ -262,6 +262,9 @@ class Client {
   void act(const std::string& room, const std::string& window_id, std::string_view data_json, ActOptions options,
            std::function<void(Result<ActionDecision>)> done);
   void presence(const std::string& room, std::function<void(Result<PresenceResult>)> done);
+  // Edges only (a token with `edge: true`): lists one of the edge's own
+  // clients in the room's presence at the origin (join) or unlists it.
+  void relayPresence(const std::string& room, bool join, PresenceClient who, std::function<void(Result<void>)> done);
 
   // The server's clock now, from the client clock and the sync estimate. Any
   // thread; cheap (a mutex and a few multiplications).

@@ -43,6 +43,8 @@ std::string encodePublish(uint64_t id, std::string_view room, std::string_view d
                           std::optional<int64_t> media_ts_us = std::nullopt,
                           const std::optional<Relay>& relay = std::nullopt);
 std::string encodePresence(uint64_t id, std::string_view room);
+// An edge's client joining (join) or leaving a room's presence (edges only).
+std::string encodePresenceRelay(uint64_t id, std::string_view room, bool join, const PresenceClient& who);
 std::string encodePing(uint64_t id);
 
 // The telemetry a `time` command carries: the client's current estimate.
