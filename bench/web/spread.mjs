@@ -6,6 +6,8 @@
 // `t - capture time of the last frame it presented by t`; the spread at t is
 // the largest minus the smallest of the three (the worst pair). All pages and
 // the server share one machine, hence one wall clock. Prints one JSON line.
+// Pages are 640x480 windows (TUTTI_WEB_BENCH_VIEWPORT=WxH to change), playing
+// every rung (TUTTI_WEB_BENCH_MAX=HEIGHT: none taller, the demo's ?max=).
 // Usage: node spread.mjs TUTTI_BINARY [SAMPLE_SECONDS=30] [WARMUP_SECONDS=20]
 
 import { launch, openDemo, sleep, startTable, until, waitForStream } from '../../test/e2e/web_harness.mjs';
@@ -15,6 +17,9 @@ const sampleS = Number(sampleArg || 30);
 const warmS = Number(warmArg || 20);
 const GRID_MS = 100;
 const PAGES = 3;
+const MAX = Number(process.env.TUTTI_WEB_BENCH_MAX || 0);
+const [VW, VH] = (process.env.TUTTI_WEB_BENCH_VIEWPORT || '640x480').split('x').map(Number);
+const VIEWPORT = { width: VW, height: VH };
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -43,7 +48,7 @@ function spreads(logs, t0, t1) {
 
 async function measure(browser, origin, controller) {
   const pages = [];
-  for (let i = 0; i < PAGES; i++) pages.push(await openDemo(browser, origin, { query: `controller=${controller ? 1 : 0}&report=0`, name: `bench${i}` }));
+  for (let i = 0; i < PAGES; i++) pages.push(await openDemo(browser, origin, { query: `controller=${controller ? 1 : 0}&report=0${MAX ? `&max=${MAX}` : ''}`, name: `bench${i}`, viewport: VIEWPORT }));
   await Promise.all(pages.map((p) => until(p.read, (s) => s.frames > 30, 40000)));
   await sleep(warmS * 1000);
   const t0 = Date.now();
@@ -71,7 +76,8 @@ try {
   const defaults = await measure(browser, server.origin, false);
   out = {
     spread_p95_ms_controller: controller.spread_p95_ms, spread_p95_ms_default: defaults.spread_p95_ms,
-    sample_s: sampleS, warmup_s: warmS, grid_ms: GRID_MS, pages: PAGES, controller, default: defaults,
+    sample_s: sampleS, warmup_s: warmS, grid_ms: GRID_MS, pages: PAGES, viewport: `${VW}x${VH}`, max_height: MAX || null,
+    controller, default: defaults,
   };
 } finally {
   await browser.close();
