@@ -1,6 +1,7 @@
 #include "tutti/broker/relay_broker.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <unordered_map>
@@ -50,6 +51,10 @@ struct RelayBroker::RoomState {
   // lost upstream connection unlists them there.
   std::map<std::string, protocol::ClientInfo> members;
   bool up_ready = false;  // the current upstream subscription has answered
+  // Adaptive delay: each worker's percentile of its viewers' one-way delays,
+  // and what the origin was last told (0 = nothing).
+  std::map<size_t, int64_t> delay_reports;
+  int64_t delay_sent_us = 0;
 };
 
 struct RelayBroker::Shard {
@@ -274,6 +279,35 @@ void RelayBroker::onUpstreamSubscribed(size_t home, const std::string& room, uin
   // of ours is listed: list them all (a listed one is a no-op at the origin).
   st.up_ready = true;
   for (const auto& [session, info] : st.members) relayPresence(room, true, info);
+  st.delay_sent_us = 0;  // a new upstream connection knows nothing of it
+  sendDelay(room, st);
+}
+
+void RelayBroker::reportDelay(const std::string& room, size_t worker, int64_t owd_us) {
+  const size_t home = homeOf(room);
+  executors_[home]->post([this, home, room, worker, owd_us] {
+    auto it = shards_[home]->rooms.find(room);
+    if (it == shards_[home]->rooms.end()) return;
+    auto& st = it->second;
+    if (owd_us <= 0) st.delay_reports.erase(worker);
+    else st.delay_reports[worker] = owd_us;
+    sendDelay(room, st);
+  });
+}
+
+void RelayBroker::sendDelay(const std::string& room, RoomState& st) {
+  if (!st.up_ready) return;  // sent once the upstream subscription answers
+  int64_t worst = 0;
+  for (const auto& [_, v] : st.delay_reports) worst = std::max(worst, v);
+  const bool moved = worst != st.delay_sent_us &&
+                     (worst == 0 || st.delay_sent_us == 0 || std::abs(worst - st.delay_sent_us) >= 1000);
+  if (!moved) return;
+  auto c = upstream();
+  if (!c) return;
+  st.delay_sent_us = worst;
+  c->reportDelay(room, worst, [room](Result<void> r) {
+    if (!r) log::warn("edge: the origin refused a delay report", {{"room", room}, {"error", r.error().message}});
+  });
 }
 
 void RelayBroker::onUpstreamPresence(size_t home, const std::string& room, uint64_t gen, bool join,

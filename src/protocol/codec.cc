@@ -190,6 +190,17 @@ Result<Command> decodeObject(const json::object& o, uint64_t id) {
     if (!relay) return relay.error();
     ap.relay = std::move(*relay);
     cmd.params = std::move(ap);
+  } else if (method == "delay_report") {
+    cmd.method = Method::kDelayReport;
+    DelayReportParams dr;
+    auto room = requireRoom(*params);
+    if (!room) return room.error();
+    dr.room = std::move(*room);
+    std::optional<int64_t> owd;
+    if (!optInt(*params, "owd_us", owd) || !owd || *owd < 0 || *owd > 60'000'000)
+      return invalid("delay_report: owd_us must be an integer from 0 to 60000000");
+    dr.owd_us = *owd;
+    cmd.params = std::move(dr);
   } else if (method == "presence_relay") {
     cmd.method = Method::kPresenceRelay;
     PresenceRelayParams pr;

@@ -167,6 +167,7 @@ void Connection::handle(protocol::Command& cmd) {
     case Method::kWindowOpen: return onWindowOpen(cmd.id, std::get<protocol::WindowOpenParams>(cmd.params));
     case Method::kAction: return onAction(cmd.id, std::get<protocol::ActionParams>(cmd.params));
     case Method::kPresenceRelay: return onPresenceRelay(cmd.id, std::get<protocol::PresenceRelayParams>(cmd.params));
+    case Method::kDelayReport: return onDelayReport(cmd.id, std::get<protocol::DelayReportParams>(cmd.params));
     case Method::kPing: {
       std::string r = "{";
       appendField(r, "server_time_us", ctx_.clock.wallUs());
@@ -399,6 +400,17 @@ void Connection::onPresenceRelay(uint64_t id, protocol::PresenceRelayParams& p) 
   } else if (relayed_presence_.erase(key)) {
     ctx_.broker->presenceLeave(p.room, p.client.session, session_);
   }
+  reply(id, "{}");
+}
+
+// An edge's viewers of a room are this much further (a high percentile of
+// their one-way delays to the edge): adaptive-delay rooms count the edge's
+// subscription as that plus the edge's own one-way delay (docs/edge.md).
+void Connection::onDelayReport(uint64_t id, const protocol::DelayReportParams& p) {
+  if (!is_edge_) return replyError(id, makeError(code::kPermissionDenied, "delay_report is for connections with an edge token"));
+  auto it = subs_.find(p.room);
+  if (it == subs_.end()) return replyError(id, makeError(code::kNotSubscribed, "not subscribed to " + p.room));
+  it->second.downstream_owd_us = p.owd_us;
   reply(id, "{}");
 }
 

@@ -68,6 +68,7 @@ class Connection final : public net::WsHandler, public std::enable_shared_from_t
   void onWindowOpen(uint64_t id, protocol::WindowOpenParams& p);
   void onAction(uint64_t id, protocol::ActionParams& p);
   void onPresenceRelay(uint64_t id, protocol::PresenceRelayParams& p);
+  void onDelayReport(uint64_t id, const protocol::DelayReportParams& p);
   void subscribed(uint64_t id, const std::string& room, uint64_t generation, sync::SubscribeSnapshot snap);
   void subscribeFailed(uint64_t id, const std::string& room, uint64_t generation, const Error& e);
 

@@ -31,7 +31,7 @@ std::vector<std::pair<std::string, int64_t>> WorkerHub::delayPercentiles(
     if (p < 0) continue;
     std::vector<int64_t> owd;
     for (const auto& s : subs)
-      if (int64_t d = s.conn->owdUs(); d >= 0) owd.push_back(d);
+      if (int64_t d = s.conn->owdUs(); d >= 0) owd.push_back(d + s.sub->downstream_owd_us);
     if (owd.empty()) continue;
     std::sort(owd.begin(), owd.end());
     const size_t idx = std::min(owd.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(owd.size())));

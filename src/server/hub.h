@@ -24,6 +24,9 @@ struct Subscription {
   bool presence_events = false;  // opted in to join/leave pushes
   bool in_presence = false;      // counted in the room's presence list
   uint64_t last_offset = 0;      // last offset queued to the client
+  // An edge's subscription: how far beyond the edge its viewers of the room
+  // are (delay_report, us), added to the edge's own one-way delay.
+  int64_t downstream_owd_us = 0;
 };
 
 class WorkerHub final : public broker::WorkerSink {

@@ -23,6 +23,7 @@
 #include "test/common/harness.h"
 #include "test/common/http_client.h"
 #include "test/common/wait.h"
+#include "tutti/netem/proxy.h"
 #include "tutti/auth/jwt.h"
 
 namespace tutti::test {
@@ -331,6 +332,14 @@ TEST(EdgeRooms, AForgedTokenIsRefusedAtTheEdgeAndRelayOnlyComesFromEdges) {
   auto lr = l.get();
   ASSERT_FALSE(lr.ok());
   EXPECT_EQ(lr.error().code, 1108);
+  // Nor stretch a room's adaptive delay.
+  std::promise<Result<void>> reported;
+  c->reportDelay("table:x", 3'000'000, [&](Result<void> r) { reported.set_value(std::move(r)); });
+  auto rf = reported.get_future();
+  ASSERT_EQ(rf.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  auto rr = rf.get();
+  ASSERT_FALSE(rr.ok());
+  EXPECT_EQ(rr.error().code, 1108);
 }
 
 // Join and leave pushes one subscriber saw, as "+user" / "-user".
@@ -437,6 +446,73 @@ TEST(EdgeRooms, AfterAnOriginRestartTheEdgeListsItsMembersAgain) {
   ASSERT_TRUE(await(watcher->subscribe(room, sdk::SubscriptionHandlers{}, noHold())).ok());
   EXPECT_TRUE(eventually([&] { return listed(*watcher, room) == std::vector<std::string>{"member", "watcher"}; }, 10000))
       << "the edge lists its member again on the new origin";
+}
+
+// Adaptive delay (docs/sync.md) with viewers behind an edge: the origin sees
+// only the edge's own short link, so the edge reports how far its viewers are.
+TEST(EdgeRooms, AdaptiveDelayCoversTheViewersBehindAnEdge) {
+  const std::string rule =
+      "[[rooms]]\nprefix = \"table:live:\"\ndelivery = \"delay\"\ndelay_adaptive = true\ndelay_min_ms = 10\n"
+      "delay_max_ms = 3000\ndelay_margin_ms = 20\ndelay_percentile = 100\n";
+  auto origin = startServer(originConfig() + rule);
+  ASSERT_TRUE(origin);
+  auto edge = startServer(edgeConfig(origin->port()) + rule);
+  ASSERT_TRUE(edge);
+  const std::string room = "table:live:1";
+  // A viewer 120 ms (each way) from the edge.
+  netem::ProxyConfig pc;
+  pc.target_port = edge->port();
+  pc.up.delay_us = 120'000;
+  pc.down.delay_us = 120'000;
+  auto link = netem::Proxy::startTcp(pc);
+  ASSERT_TRUE(link.ok()) << link.error().message;
+  auto far_options = clientOptions(*edge, token("far"));
+  far_options.url = "ws://127.0.0.1:" + std::to_string((*link)->port()) + "/ws";
+  auto far = std::make_unique<sdk::Client>(far_options);
+  ASSERT_TRUE(await(far->connect()).ok());
+  Seen at_far;
+  ASSERT_TRUE(await(far->subscribe(room, recordInto(at_far))).ok());  // held until `at`, as a player would
+  auto dealer = connectTo(*origin, "dealer");
+  // The room's delay, as the origin stamps it: `at - ts` of a fresh publication.
+  int n = 0;
+  auto delayNow = [&]() -> int64_t {
+    auto r = await(dealer->publish(room, "{\"n\":" + std::to_string(++n) + "}"));
+    if (!r.ok()) return -1;
+    const auto want = r->offset;
+    int64_t d = -1;
+    eventually([&] {
+      for (const auto& p : at_far.copy())
+        if (p.offset == want && p.at_us) d = *p.at_us - p.ts;
+      return d >= 0;
+    }, 5000, 5);
+    return d;
+  };
+  int64_t d = 0;
+  EXPECT_TRUE(eventually([&] { return (d = delayNow()) >= 130'000; }, 15000, 200))
+      << "the room delay stayed at " << d << " us: the far viewer behind the edge is not counted";
+  EXPECT_LT(d, 400'000) << "120 ms one way plus the 20 ms margin, give or take the probes";
+  // And with that delay the far viewer is shown it at `at`, not late.
+  const auto shown = at_far.copy();
+  ASSERT_FALSE(shown.empty());
+  EXPECT_EQ(shown.back().late_us, 0) << "arrived " << shown.back().late_us << " us after its at";
+  // The far viewer leaves: the edge withdraws its report and the delay falls back.
+  ASSERT_TRUE(await(far->unsubscribe(room)).ok());
+  Seen at_near;
+  auto near = connectTo(*edge, "near");
+  ASSERT_TRUE(await(near->subscribe(room, recordInto(at_near), noHold())).ok());
+  auto delayNear = [&]() -> int64_t {
+    auto r = await(dealer->publish(room, "{\"n\":" + std::to_string(++n) + "}"));
+    if (!r.ok()) return -1;
+    int64_t got = -1;
+    eventually([&] {
+      for (const auto& p : at_near.copy())
+        if (p.offset == r->offset && p.at_us) got = *p.at_us - p.ts;
+      return got >= 0;
+    }, 5000, 5);
+    return got;
+  };
+  EXPECT_TRUE(eventually([&] { return (d = delayNear()) >= 0 && d < 60'000; }, 15000, 200))
+      << "the room delay stayed at " << d << " us after the far viewer left";
 }
 
 }  // namespace

@@ -14,6 +14,10 @@
 // are fanned out here to local subscribers who asked for them, so the list and
 // the events are the room's, wherever its members connected.
 //
+// Adaptive delay: the edge's workers report their viewers' one-way delays per
+// room (as at an origin); the edge sends the largest upstream (delay_report),
+// and the origin adds it to the edge connection's own one-way delay.
+//
 // Publishes, window_open and actions are forwarded upstream with `relay`
 // (the end user, and for actions the edge's read time and its measurements of
 // the client), which the origin honours only from a token with `edge: true`.
@@ -119,8 +123,10 @@ class RelayBroker final : public Broker {
   void tick(size_t worker) override;
   void openWindow(WindowRequest req, std::function<void(Result<sync::WindowSpec>)> done) override;
   void act(ActionRequest req, std::function<void(Result<ActionResult>)> done) override;
-  // Delays are the origin's business (its rooms compute `at`): ignored here.
-  void reportDelay(const std::string&, size_t, int64_t) override {}
+  // The origin computes `at`; the edge reports upstream how far beyond it
+  // its viewers of the room are (the largest of its workers' percentiles,
+  // delay_report), when that moves by a millisecond or more.
+  void reportDelay(const std::string& room, size_t worker, int64_t owd_us) override;
 
   size_t homeOf(const std::string& room) const;
   // The origin the upstream connection uses now ("host:port").
@@ -137,6 +143,7 @@ class RelayBroker final : public Broker {
   void onUpstreamError(size_t home, const std::string& room, uint64_t gen, const Error& e);
   void onUpstreamPresence(size_t home, const std::string& room, uint64_t gen, bool join, const sdk::PresenceClient& who);
   void relayPresence(const std::string& room, bool join, const protocol::ClientInfo& info);
+  void sendDelay(const std::string& room, RoomState& st);
   void drain(size_t home, const std::string& room);
   void answerWaiting(size_t home, const std::string& room, RoomState& st);
   void resubscribeAll(size_t home);

@@ -17,7 +17,8 @@ namespace tutti::protocol {
 inline constexpr int kVersion = 1;
 
 enum class Method {
-  kConnect, kSubscribe, kUnsubscribe, kPublish, kPresence, kPing, kTime, kWindowOpen, kAction, kPresenceRelay
+  kConnect, kSubscribe, kUnsubscribe, kPublish, kPresence, kPing, kTime, kWindowOpen, kAction, kPresenceRelay,
+  kDelayReport
 };
 
 struct ConnectParams {
@@ -102,8 +103,15 @@ struct PresenceRelayParams {
   ClientInfo client;
 };
 
+// An edge's one-way delay to its viewers of a room, beyond its own link
+// (docs/edge.md, "Adaptive delay through edges"). Edge tokens only.
+struct DelayReportParams {
+  std::string room;
+  int64_t owd_us = 0;  // 0: none to report
+};
+
 using Params = std::variant<std::monostate, ConnectParams, SubscribeParams, RoomParams, PublishParams, TimeParams,
-                            WindowOpenParams, ActionParams, PresenceRelayParams>;
+                            WindowOpenParams, ActionParams, PresenceRelayParams, DelayReportParams>;
 
 struct Command {
   uint64_t id = 0;

@@ -158,11 +158,11 @@ struct Reply {
   std::function<void(Result<T>)> callback;
 };
 
-enum class OpType { kPublish, kPresence, kPing, kUnsubscribe, kWindowOpen, kAction, kPresenceRelay };
+enum class OpType { kPublish, kPresence, kPing, kUnsubscribe, kWindowOpen, kAction, kPresenceRelay, kDelayReport };
 
 // A call waiting for its reply. Kept across reconnects (and resent) until it
-// is answered or times out, except unsubscribe and presence_relay (a lost
-// connection has undone both anyway).
+// is answered or times out, except unsubscribe, presence_relay and
+// delay_report (a lost connection has undone them anyway).
 struct Op {
   OpType type = OpType::kPing;
   std::string room;
@@ -177,6 +177,7 @@ struct Op {
   std::string action_id;            // action
   int64_t stamp_us = 0;             // action: fixed at act(), the same on every resend
   bool join = true;                 // presence_relay
+  int64_t owd_us = 0;               // delay_report
   PresenceClient who;               // presence_relay
   SteadyClock::time_point deadline;
   bool sent_before = false;
@@ -525,6 +526,18 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       op.room = room;
       op.join = join;
       op.who = std::move(who);
+      op.promise = std::move(p);
+      addOp(std::move(op));
+    });
+  }
+
+  void reportDelay(const std::string& room, int64_t owd_us, Reply<void> p) {
+    post([this, room, owd_us, p = std::move(p)]() mutable {
+      if (closing_) return p.set_value(closedError());
+      Op op;
+      op.type = OpType::kDelayReport;
+      op.room = room;
+      op.owd_us = owd_us;
       op.promise = std::move(p);
       addOp(std::move(op));
     });
@@ -1083,6 +1096,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         break;
       case OpType::kPresence: text = codec::encodePresence(id, op.room); break;
       case OpType::kPresenceRelay: text = codec::encodePresenceRelay(id, op.room, op.join, op.who); break;
+      case OpType::kDelayReport: text = codec::encodeDelayReport(id, op.room, op.owd_us); break;
       case OpType::kPing: text = codec::encodePing(id); break;
       case OpType::kUnsubscribe: text = codec::encodeUnsubscribe(id, op.room); break;
       case OpType::kWindowOpen: text = codec::encodeWindowOpen(id, op.room, op.window, op.window_spec); break;
@@ -1124,6 +1138,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         break;
       case OpType::kUnsubscribe:
       case OpType::kPresenceRelay:
+      case OpType::kDelayReport:
         std::get<Reply<void>>(op.promise).set_value(Result<void>());
         break;
       case OpType::kWindowOpen:
@@ -1230,10 +1245,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     time_t0_.clear();
     sync_timer_.cancel();
     for (auto it = ops_.begin(); it != ops_.end();) {
-      // A lost connection has unsubscribed everything, and unlisted what an
-      // edge listed through it (the edge lists its clients again after it
-      // resubscribes).
-      if (it->second.type == OpType::kUnsubscribe || it->second.type == OpType::kPresenceRelay) {
+      // A lost connection has unsubscribed everything, and undone what an
+      // edge listed or reported through it (the edge does both again after
+      // it resubscribes).
+      if (it->second.type == OpType::kUnsubscribe || it->second.type == OpType::kPresenceRelay ||
+          it->second.type == OpType::kDelayReport) {
         std::get<Reply<void>>(it->second.promise).set_value(Result<void>());
         it = ops_.erase(it);
       } else {
@@ -1470,6 +1486,9 @@ void Client::presence(const std::string& room, std::function<void(Result<Presenc
 void Client::relayPresence(const std::string& room, bool join, PresenceClient who,
                            std::function<void(Result<void>)> done) {
   impl_->relayPresence(room, join, std::move(who), std::move(done));
+}
+void Client::reportDelay(const std::string& room, int64_t owd_us, std::function<void(Result<void>)> done) {
+  impl_->reportDelay(room, owd_us, std::move(done));
 }
 std::future<Result<int64_t>> Client::ping() { return impl_->ping(); }
 void Client::close() { impl_->close(); }

@@ -205,6 +205,13 @@ std::string encodePresenceRelay(uint64_t id, std::string_view room, bool join, c
   return command(id, "presence_relay", std::move(p));
 }
 
+std::string encodeDelayReport(uint64_t id, std::string_view room, int64_t owd_us) {
+  json::object p;
+  p["room"] = room;
+  p["owd_us"] = owd_us;
+  return command(id, "delay_report", std::move(p));
+}
+
 std::string encodePing(uint64_t id) { return command(id, "ping", {}); }
 
 std::string encodeTime(uint64_t id, const std::optional<TimeTelemetry>& telemetry) {

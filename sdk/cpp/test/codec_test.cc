@@ -92,6 +92,9 @@ TEST(SdkEncode, OtherCommands) {
     EXPECT_EQ(relay.at("params").at("client").at("user").as_string(), "bob");
     EXPECT_EQ(relay.at("params").at("client").at("client").as_string(), "c1");
     EXPECT_EQ(parseObject(encodePresenceRelay(5, "r", true, {})).at("params").at("event").as_string(), "join");
+    const auto delay = parseObject(encodeDelayReport(6, "r", 120000));
+    EXPECT_EQ(delay.at("method").as_string(), "delay_report");
+    EXPECT_EQ(delay.at("params").at("owd_us").as_int64(), 120000);
   }
   auto ping = parseObject(encodePing(9));
   EXPECT_EQ(ping.at("method").as_string(), "ping");

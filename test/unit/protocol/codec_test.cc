@@ -51,6 +51,25 @@ TEST(Codec, DecodesAnEdgesPresenceRelayAndRefusesAMalformedOne) {
   EXPECT_EQ(code(R"({"room":"a b","event":"join","client":{"session":"s"}})"), code::kBadRoomName);
 }
 
+TEST(Codec, DecodesAnEdgesDelayReportWithinItsBounds) {
+  auto items = decodeFrame(R"({"id":4,"method":"delay_report","params":{"room":"table:1","owd_us":120000}})", 10);
+  ASSERT_TRUE(items[0].command.ok()) << items[0].command.error().message;
+  EXPECT_EQ(items[0].command->method, Method::kDelayReport);
+  const auto& p = std::get<DelayReportParams>(items[0].command->params);
+  EXPECT_EQ(p.room, "table:1");
+  EXPECT_EQ(p.owd_us, 120000);
+  const auto code = [](const std::string& params) {
+    auto d = decodeFrame(R"({"id":1,"method":"delay_report","params":)" + params + "}", 10);
+    return d[0].command.ok() ? 0 : d[0].command.error().code;
+  };
+  EXPECT_EQ(code(R"({"room":"r","owd_us":0})"), 0);
+  EXPECT_EQ(code(R"({"room":"r","owd_us":60000000})"), 0);
+  EXPECT_EQ(code(R"({"room":"r","owd_us":60000001})"), code::kInvalidParams);
+  EXPECT_EQ(code(R"({"room":"r","owd_us":-1})"), code::kInvalidParams);
+  EXPECT_EQ(code(R"({"room":"r","owd_us":"5"})"), code::kInvalidParams);
+  EXPECT_EQ(code(R"({"room":"r"})"), code::kInvalidParams);
+}
+
 TEST(Codec, DecodesANewlineDelimitedBatchInOrder) {
   auto items = decodeFrame("{\"id\":1,\"method\":\"ping\"}\n\n{\"id\":2,\"method\":\"publish\",\"params\":{\"room\":\"r\",\"data\":{\"x\":[1, 2]}}}\r\n", 10);
   ASSERT_EQ(items.size(), 2u);

@@ -265,6 +265,9 @@ class Client {
   // Edges only (a token with `edge: true`): lists one of the edge's own
   // clients in the room's presence at the origin (join) or unlists it.
   void relayPresence(const std::string& room, bool join, PresenceClient who, std::function<void(Result<void>)> done);
+  // Edges only: the one-way delay from the edge to its viewers of the room
+  // (a high percentile, us; 0 = none), for the origin's adaptive delay.
+  void reportDelay(const std::string& room, int64_t owd_us, std::function<void(Result<void>)> done);
 
   // The server's clock now, from the client clock and the sync estimate. Any
   // thread; cheap (a mutex and a few multiplications).

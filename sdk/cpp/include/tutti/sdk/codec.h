@@ -45,6 +45,8 @@ std::string encodePublish(uint64_t id, std::string_view room, std::string_view d
 std::string encodePresence(uint64_t id, std::string_view room);
 // An edge's client joining (join) or leaving a room's presence (edges only).
 std::string encodePresenceRelay(uint64_t id, std::string_view room, bool join, const PresenceClient& who);
+// An edge's one-way delay to its viewers of a room (edges only).
+std::string encodeDelayReport(uint64_t id, std::string_view room, int64_t owd_us);
 std::string encodePing(uint64_t id);
 
 // The telemetry a `time` command carries: the client's current estimate.
