@@ -448,6 +448,62 @@ TEST(EdgeRooms, AfterAnOriginRestartTheEdgeListsItsMembersAgain) {
       << "the edge lists its member again on the new origin";
 }
 
+// The SDK given a region's two edges (ClientOptions::candidates, as the
+// directory lists them) picks one; when that edge dies it moves to the other
+// by itself, and its subscription recovers there with nothing missing or twice.
+TEST(EdgeRooms, AnSdkGivenBothEdgesMovesToTheOtherByItselfAndMissesNothing) {
+  Cluster cl;
+  ASSERT_TRUE(cl.start());
+  const std::string room = "table:roam";
+  auto o = clientOptions(*cl.a, token("roamer"));
+  o.url.clear();
+  o.candidates = {cl.a->wsUrl(), cl.b->wsUrl()};
+  o.candidate_probe_ms = 500;
+  o.backoff_min_ms = 50;
+  o.backoff_max_ms = 200;
+  sdk::Client viewer(o);
+  ASSERT_TRUE(await(viewer.connect()).ok());
+  Seen seen;
+  ASSERT_TRUE(await(viewer.subscribe(room, recordInto(seen), noHold())).ok());
+  auto connected = [](const ServerProcess& s) { return metricValue(s.port(), "tutti_connections").value_or(0); };
+  ServerProcess* chosen = connected(*cl.a) >= 1 ? cl.a.get() : cl.b.get();
+  ServerProcess* other = chosen == cl.a.get() ? cl.b.get() : cl.a.get();
+  ASSERT_EQ(connected(*chosen), 1);
+
+  auto dealer = connectTo(*cl.origin, "dealer");
+  std::atomic<bool> stop{false};
+  std::atomic<int> published{0};
+  std::thread publisher([&] {
+    for (int i = 1; !stop.load(); ++i) {
+      auto r = await(dealer->publish(room, "{\"n\":" + std::to_string(i) + "}"));
+      if (!r.ok()) break;
+      published = i;
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return seen.size() >= 50; }, 10000));
+  ASSERT_TRUE(chosen->sendSignal(SIGKILL));
+  EXPECT_TRUE(eventually([&] { return connected(*other) >= 1 && viewer.state() == sdk::State::kConnected; }, 10000, 50))
+      << "the SDK did not move to the other edge";
+  const int before_stop = published.load();
+  ASSERT_TRUE(eventually([&] { return published.load() > before_stop + 50; }, 10000));
+  stop = true;
+  publisher.join();
+  const uint64_t last = static_cast<uint64_t>(published.load());
+  ASSERT_TRUE(eventually([&] { return seen.size() > 0 && seen.copy().back().offset >= last; }, 10000))
+      << "got to " << (seen.size() ? seen.copy().back().offset : 0) << " of " << last;
+  const auto all = seen.copy();
+  ASSERT_EQ(all.size(), last) << "missing or duplicate messages";
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(all[i].offset, i + 1);
+    ASSERT_EQ(all[i].data, "{\"n\":" + std::to_string(i + 1) + "}");
+  }
+  // The move was a recovery on the other edge, not a fresh start.
+  std::lock_guard l(seen.mu);
+  ASSERT_GE(seen.subscribed.size(), 2u);
+  EXPECT_EQ(seen.subscribed.back().recovered, std::optional<bool>(true)) << seen.subscribed.back().reason;
+}
+
 // Adaptive delay (docs/sync.md) with viewers behind an edge: the origin sees
 // only the edge's own short link, so the edge reports how far its viewers are.
 TEST(EdgeRooms, AdaptiveDelayCoversTheViewersBehindAnEdge) {
