@@ -434,16 +434,13 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   void openWindow(const std::string& room, const std::string& window_id, WindowSpec spec, Reply<WindowInfo> p) {
-    post([this, room, window_id, spec, p = std::move(p)]() mutable {
-      if (closing_) return p.set_value(closedError());
-      Op op;
-      op.type = OpType::kWindowOpen;
-      op.room = room;
-      op.window = window_id;
-      op.window_spec = spec;
-      op.promise = std::move(p);
-      addOp(std::move(op));
-    });
+    Op op;
+    op.type = OpType::kWindowOpen;
+    op.room = room;
+    op.window = window_id;
+    op.window_spec = std::move(spec);
+    op.promise = std::move(p);
+    submit(std::move(op));
   }
 
   std::future<Result<ActionDecision>> act(const std::string& room, const std::string& window_id,
@@ -507,52 +504,48 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     return f;
   }
 
-  void presence(const std::string& room, Reply<PresenceResult> p) {
-    post([this, room, p = std::move(p)]() mutable {
-      if (closing_) return p.set_value(closedError());
-      Op op;
-      op.type = OpType::kPresence;
-      op.room = room;
-      op.promise = std::move(p);
+  // Queues a call on the I/O thread; it fails at once when the client is closing.
+  void submit(Op op) {
+    post([this, op = std::move(op)]() mutable {
+      if (closing_) return op.fail(closedError());
       addOp(std::move(op));
     });
+  }
+
+  void presence(const std::string& room, Reply<PresenceResult> p) {
+    Op op;
+    op.type = OpType::kPresence;
+    op.room = room;
+    op.promise = std::move(p);
+    submit(std::move(op));
   }
 
   void relayPresence(const std::string& room, bool join, PresenceClient who, Reply<void> p) {
-    post([this, room, join, who = std::move(who), p = std::move(p)]() mutable {
-      if (closing_) return p.set_value(closedError());
-      Op op;
-      op.type = OpType::kPresenceRelay;
-      op.room = room;
-      op.join = join;
-      op.who = std::move(who);
-      op.promise = std::move(p);
-      addOp(std::move(op));
-    });
+    Op op;
+    op.type = OpType::kPresenceRelay;
+    op.room = room;
+    op.join = join;
+    op.who = std::move(who);
+    op.promise = std::move(p);
+    submit(std::move(op));
   }
 
   void reportDelay(const std::string& room, int64_t owd_us, Reply<void> p) {
-    post([this, room, owd_us, p = std::move(p)]() mutable {
-      if (closing_) return p.set_value(closedError());
-      Op op;
-      op.type = OpType::kDelayReport;
-      op.room = room;
-      op.owd_us = owd_us;
-      op.promise = std::move(p);
-      addOp(std::move(op));
-    });
+    Op op;
+    op.type = OpType::kDelayReport;
+    op.room = room;
+    op.owd_us = owd_us;
+    op.promise = std::move(p);
+    submit(std::move(op));
   }
 
   std::future<Result<int64_t>> ping() {
     std::promise<Result<int64_t>> p;
     auto f = p.get_future();
-    post([this, p = std::move(p)]() mutable {
-      if (closing_) return p.set_value(closedError());
-      Op op;
-      op.type = OpType::kPing;
-      op.promise = std::move(p);
-      addOp(std::move(op));
-    });
+    Op op;
+    op.type = OpType::kPing;
+    op.promise = std::move(p);
+    submit(std::move(op));
     return f;
   }
 
