@@ -96,7 +96,7 @@ struct ActionParams {
 };
 
 // An edge's client joining or leaving a room's presence (docs/edge.md,
-// "Presence at the edge"). Edge tokens only (1108 otherwise).
+// "Presence across edges"). Edge tokens only (1108 otherwise).
 struct PresenceRelayParams {
   std::string room;
   bool join = true;  // "event": "join" | "leave"
