@@ -47,7 +47,10 @@ try {
   const near = (ms) => (s) => s.latencyMs != null && Math.abs(s.latencyMs - s.targetLatencyMs) < ms;
   const settled = await Promise.all(pages.map((p) => until(p.read, near(60), 40000)));
   check(settled.every(near(60)), `the controller brings every page to its target (${settled[0].targetLatencyMs} ms)`, settled.map((s) => s.latencyMs && Math.round(s.latencyMs)));
-  const together3 = await until(async () => Promise.all(pages.map((p) => p.read())), (all) => all.every(near(30)), 20000, 250);
+  // Each page settled on its own; a page that stalls meanwhile (three pages
+  // and the ladder share 2 cores) comes back at most 10 % faster, so allow
+  // 40 s for all three to be in the band at the same moment.
+  const together3 = await until(async () => Promise.all(pages.map((p) => p.read())), (all) => all.every(near(30)), 40000, 250);
   summary.edge_lag_ms = await edgeLagMs(server.origin);
   summary.latency_ms = together3.map((s) => s.latencyMs && Math.round(s.latencyMs));
   check(together3.every(near(30)), 'and all three within 30 ms of it at once', summary.latency_ms);

@@ -509,7 +509,7 @@ TEST(EdgeRooms, AnSdkGivenBothEdgesMovesToTheOtherByItselfAndMissesNothing) {
 TEST(EdgeRooms, AdaptiveDelayCoversTheViewersBehindAnEdge) {
   const std::string rule =
       "[[rooms]]\nprefix = \"table:live:\"\ndelivery = \"delay\"\ndelay_adaptive = true\ndelay_min_ms = 10\n"
-      "delay_max_ms = 3000\ndelay_margin_ms = 20\ndelay_percentile = 100\n";
+      "delay_max_ms = 3000\ndelay_margin_ms = 60\ndelay_percentile = 100\n";
   auto origin = startServer(originConfig() + rule);
   ASSERT_TRUE(origin);
   auto edge = startServer(edgeConfig(origin->port()) + rule);
@@ -544,9 +544,11 @@ TEST(EdgeRooms, AdaptiveDelayCoversTheViewersBehindAnEdge) {
     return d;
   };
   int64_t d = 0;
-  EXPECT_TRUE(eventually([&] { return (d = delayNow()) >= 130'000; }, 15000, 200))
+  // 120 ms one way plus the 60 ms margin (a sanitizer build's slowness must
+  // not make the viewer late); without the edge's report, the margin alone.
+  EXPECT_TRUE(eventually([&] { return (d = delayNow()) >= 170'000; }, 15000, 200))
       << "the room delay stayed at " << d << " us: the far viewer behind the edge is not counted";
-  EXPECT_LT(d, 400'000) << "120 ms one way plus the 20 ms margin, give or take the probes";
+  EXPECT_LT(d, 450'000) << "120 ms one way plus the 60 ms margin, give or take the probes";
   // And with that delay the far viewer is shown it at `at`, not late.
   const auto shown = at_far.copy();
   ASSERT_FALSE(shown.empty());
@@ -567,7 +569,7 @@ TEST(EdgeRooms, AdaptiveDelayCoversTheViewersBehindAnEdge) {
     }, 5000, 5);
     return got;
   };
-  EXPECT_TRUE(eventually([&] { return (d = delayNear()) >= 0 && d < 60'000; }, 15000, 200))
+  EXPECT_TRUE(eventually([&] { return (d = delayNear()) >= 0 && d < 100'000; }, 15000, 200))
       << "the room delay stayed at " << d << " us after the far viewer left";
 }
 
