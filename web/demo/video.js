@@ -19,6 +19,12 @@ export function startVideo({ video, stream, client, controller, targetLatencyMs,
     // (less to download and decode), a large one the top.
     // maxHeight (the page's ?max=): never above that rung, whatever the size.
     capLevelToPlayerSize: !(maxHeight > 0),
+    // Rungs with headroom: at low latency the buffer is about a second deep,
+    // so a rung that takes 90 % of the link (hls.js's default factors) drains
+    // it on every slow part and stalls. Stay on a rung while it takes at most
+    // 80 % of the measured bandwidth, and climb to one that takes 60 %.
+    abrBandWidthFactor: 0.8,
+    abrBandWidthUpFactor: 0.6,
     // With the controller: start near its target (hls.js counts from the
     // playlist's end, which runs about 1.4 s behind capture here), and jump
     // back to it after a long stall rather than play far behind the table.
