@@ -110,10 +110,8 @@ std::vector<sync::PublishAck> EmbeddedBroker::order(RoomState& st, const std::st
   // message before (or with) the ack, never a gap.
   if (!ordered->empty()) {
     Publications shared = std::move(ordered);
-    for (size_t w = 0; w < executors_.size(); ++w) {
-      if (st.worker_refs[w] == 0) continue;
-      executors_[w]->post([sink = sinks_[w], room, shared] { sink->deliver(room, shared); });
-    }
+    postToSubscribedWorkers(executors_, sinks_, st.worker_refs,
+                            [room, shared](WorkerSink& sink) { sink.deliver(room, shared); });
   }
   return acks;
 }
@@ -150,10 +148,8 @@ void EmbeddedBroker::unsubscribe(const std::string& room, size_t worker, const s
 void EmbeddedBroker::join(RoomState& st, const std::string& room, const protocol::ClientInfo& info) {
   if (!st.room->join(info)) return;
   Frame ev = std::make_shared<const std::string>(protocol::encodePresenceEvent(true, room, info));
-  for (size_t w = 0; w < executors_.size(); ++w) {
-    if (st.worker_refs[w] == 0) continue;
-    executors_[w]->post([sink = sinks_[w], room, ev] { sink->presenceEvent(room, ev); });
-  }
+  postToSubscribedWorkers(executors_, sinks_, st.worker_refs,
+                          [room, ev](WorkerSink& sink) { sink.presenceEvent(room, ev); });
 }
 
 void EmbeddedBroker::leave(RoomState& st, const std::string& room, const std::string& session) {
@@ -162,10 +158,8 @@ void EmbeddedBroker::leave(RoomState& st, const std::string& room, const std::st
   const protocol::ClientInfo info = *member;
   st.room->leave(session);
   Frame ev = std::make_shared<const std::string>(protocol::encodePresenceEvent(false, room, info));
-  for (size_t w = 0; w < executors_.size(); ++w) {
-    if (st.worker_refs[w] == 0) continue;
-    executors_[w]->post([sink = sinks_[w], room, ev] { sink->presenceEvent(room, ev); });
-  }
+  postToSubscribedWorkers(executors_, sinks_, st.worker_refs,
+                          [room, ev](WorkerSink& sink) { sink.presenceEvent(room, ev); });
 }
 
 void EmbeddedBroker::presenceJoin(const std::string& room, protocol::ClientInfo info, const std::string& via) {

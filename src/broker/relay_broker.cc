@@ -318,10 +318,8 @@ void RelayBroker::onUpstreamPresence(size_t home, const std::string& room, uint6
   drain(home, room);  // publications that came before it go out before it
   Frame ev = std::make_shared<const std::string>(
       protocol::encodePresenceEvent(join, room, protocol::ClientInfo{who.session, who.user, who.client}));
-  for (size_t w = 0; w < executors_.size(); ++w) {
-    if (st.worker_refs[w] == 0) continue;
-    executors_[w]->post([sink = sinks_[w], room, ev] { sink->presenceEvent(room, ev); });
-  }
+  postToSubscribedWorkers(executors_, sinks_, st.worker_refs,
+                          [room, ev](WorkerSink& sink) { sink.presenceEvent(room, ev); });
 }
 
 void RelayBroker::relayPresence(const std::string& room, bool join, const protocol::ClientInfo& info) {
@@ -373,10 +371,8 @@ void RelayBroker::drain(size_t home, const std::string& room) {
   if (st.batch.empty()) return;
   Publications shared = std::make_shared<const std::vector<sync::Publication>>(std::move(st.batch));
   st.batch.clear();
-  for (size_t w = 0; w < executors_.size(); ++w) {
-    if (st.worker_refs[w] == 0) continue;
-    executors_[w]->post([sink = sinks_[w], room, shared] { sink->deliver(room, shared); });
-  }
+  postToSubscribedWorkers(executors_, sinks_, st.worker_refs,
+                          [room, shared](WorkerSink& sink) { sink.deliver(room, shared); });
 }
 
 void RelayBroker::onUpstreamError(size_t home, const std::string& room, uint64_t gen, const Error& e) {

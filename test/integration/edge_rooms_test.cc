@@ -89,6 +89,41 @@ std::unique_ptr<sdk::Client> connectTo(const ServerProcess& s, const std::string
   return c;
 }
 
+// The result of a callback-flavoured SDK call (an Error with code 0 if none
+// came within 5 s): call(done) makes the call with `done` as its callback.
+template <typename Call>
+Result<void> awaitCallback(Call call) {
+  auto p = std::make_shared<std::promise<Result<void>>>();
+  auto f = p->get_future();
+  call(std::function<void(Result<void>)>([p](Result<void> r) { p->set_value(std::move(r)); }));
+  return await(f, 5000);
+}
+
+// A publisher at the origin: {"n":1}, {"n":2}, ... every 3 ms until stopped.
+struct Dealer {
+  Dealer(std::unique_ptr<sdk::Client> c, std::string room) : client(std::move(c)) {
+    thread = std::thread([this, room = std::move(room)] {
+      for (int i = 1; !stop.load(); ++i) {
+        auto r = await(client->publish(room, "{\"n\":" + std::to_string(i) + "}"));
+        if (!r.ok()) break;
+        published = i;
+        std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      }
+    });
+  }
+  ~Dealer() { finish(); }
+  // Stops publishing; the last offset published.
+  uint64_t finish() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+    return static_cast<uint64_t>(published.load());
+  }
+  std::unique_ptr<sdk::Client> client;
+  std::atomic<bool> stop{false};
+  std::atomic<int> published{0};
+  std::thread thread;
+};
+
 sdk::SubscribeOptions noHold(std::optional<sdk::Position> recover = std::nullopt) {
   sdk::SubscribeOptions o;
   o.hold_until_at = false;
@@ -192,17 +227,7 @@ TEST(EdgeRooms, AClientWhoseEdgeIsKilledRecoversThroughTheOtherEdge) {
   ASSERT_TRUE(await(c2->subscribe(room, recordInto(first_a2), noHold())).ok());
 
   // The origin publishes throughout.
-  auto pub = connectTo(*cl.origin, "dealer");
-  std::atomic<bool> stop{false};
-  std::atomic<int> published{0};
-  std::thread publisher([&] {
-    for (int i = 1; !stop.load(); ++i) {
-      auto r = await(pub->publish(room, "{\"n\":" + std::to_string(i) + "}"));
-      if (!r.ok()) break;
-      published = i;
-      std::this_thread::sleep_for(std::chrono::milliseconds(3));
-    }
-  });
+  Dealer dealer(connectTo(*cl.origin, "dealer"), room);
   ASSERT_TRUE(eventually([&] { return first_a1.size() >= 50 && first_a2.size() >= 50; }, 10000));
   ASSERT_TRUE(cl.a->sendSignal(SIGKILL));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // publishing goes on meanwhile
@@ -228,9 +253,7 @@ TEST(EdgeRooms, AClientWhoseEdgeIsKilledRecoversThroughTheOtherEdge) {
   ASSERT_TRUE(r2.ok()) << r2.error().message;
   EXPECT_EQ(r2->recovered, std::optional<bool>(true)) << r2->reason;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  stop = true;
-  publisher.join();
-  const uint64_t last = static_cast<uint64_t>(published.load());
+  const uint64_t last = dealer.finish();
   ASSERT_GT(last, seen1.back().offset + 20);  // it kept publishing across the move
   ASSERT_TRUE(eventually([&] { return then1.size() > 0 && then1.copy().back().offset >= last &&
                                       then2.size() > 0 && then2.copy().back().offset >= last; },
@@ -324,20 +347,13 @@ TEST(EdgeRooms, AForgedTokenIsRefusedAtTheEdgeAndRelayOnlyComesFromEdges) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, 1108);
   // Nor list someone else in a room's presence.
-  std::promise<Result<void>> listed;
-  c->relayPresence("table:x", true, sdk::PresenceClient{"s-alice", "alice", "alice-client"},
-                   [&](Result<void> r) { listed.set_value(std::move(r)); });
-  auto l = listed.get_future();
-  ASSERT_EQ(l.wait_for(std::chrono::seconds(5)), std::future_status::ready);
-  auto lr = l.get();
+  auto lr = awaitCallback([&](auto done) {
+    c->relayPresence("table:x", true, sdk::PresenceClient{"s-alice", "alice", "alice-client"}, done);
+  });
   ASSERT_FALSE(lr.ok());
   EXPECT_EQ(lr.error().code, 1108);
   // Nor stretch a room's adaptive delay.
-  std::promise<Result<void>> reported;
-  c->reportDelay("table:x", 3'000'000, [&](Result<void> r) { reported.set_value(std::move(r)); });
-  auto rf = reported.get_future();
-  ASSERT_EQ(rf.wait_for(std::chrono::seconds(5)), std::future_status::ready);
-  auto rr = rf.get();
+  auto rr = awaitCallback([&](auto done) { c->reportDelay("table:x", 3'000'000, done); });
   ASSERT_FALSE(rr.ok());
   EXPECT_EQ(rr.error().code, 1108);
 }
@@ -470,26 +486,14 @@ TEST(EdgeRooms, AnSdkGivenBothEdgesMovesToTheOtherByItselfAndMissesNothing) {
   ServerProcess* other = chosen == cl.a.get() ? cl.b.get() : cl.a.get();
   ASSERT_EQ(connected(*chosen), 1);
 
-  auto dealer = connectTo(*cl.origin, "dealer");
-  std::atomic<bool> stop{false};
-  std::atomic<int> published{0};
-  std::thread publisher([&] {
-    for (int i = 1; !stop.load(); ++i) {
-      auto r = await(dealer->publish(room, "{\"n\":" + std::to_string(i) + "}"));
-      if (!r.ok()) break;
-      published = i;
-      std::this_thread::sleep_for(std::chrono::milliseconds(3));
-    }
-  });
+  Dealer dealer(connectTo(*cl.origin, "dealer"), room);
   ASSERT_TRUE(eventually([&] { return seen.size() >= 50; }, 10000));
   ASSERT_TRUE(chosen->sendSignal(SIGKILL));
   EXPECT_TRUE(eventually([&] { return connected(*other) >= 1 && viewer.state() == sdk::State::kConnected; }, 10000, 50))
       << "the SDK did not move to the other edge";
-  const int before_stop = published.load();
-  ASSERT_TRUE(eventually([&] { return published.load() > before_stop + 50; }, 10000));
-  stop = true;
-  publisher.join();
-  const uint64_t last = static_cast<uint64_t>(published.load());
+  const int before_stop = dealer.published.load();
+  ASSERT_TRUE(eventually([&] { return dealer.published.load() > before_stop + 50; }, 10000));
+  const uint64_t last = dealer.finish();
   ASSERT_TRUE(eventually([&] { return seen.size() > 0 && seen.copy().back().offset >= last; }, 10000))
       << "got to " << (seen.size() ? seen.copy().back().offset : 0) << " of " << last;
   const auto all = seen.copy();
@@ -531,22 +535,21 @@ TEST(EdgeRooms, AdaptiveDelayCoversTheViewersBehindAnEdge) {
   auto dealer = connectTo(*origin, "dealer");
   // The room's delay, as the origin stamps it: `at - ts` of a fresh publication.
   int n = 0;
-  auto delayNow = [&]() -> int64_t {
+  auto delaySeenBy = [&](Seen& viewer) -> int64_t {
     auto r = await(dealer->publish(room, "{\"n\":" + std::to_string(++n) + "}"));
     if (!r.ok()) return -1;
-    const auto want = r->offset;
-    int64_t d = -1;
+    int64_t got = -1;
     eventually([&] {
-      for (const auto& p : at_far.copy())
-        if (p.offset == want && p.at_us) d = *p.at_us - p.ts;
-      return d >= 0;
+      for (const auto& p : viewer.copy())
+        if (p.offset == r->offset && p.at_us) got = *p.at_us - p.ts;
+      return got >= 0;
     }, 5000, 5);
-    return d;
+    return got;
   };
   int64_t d = 0;
   // 120 ms one way plus the 60 ms margin (a sanitizer build's slowness must
   // not make the viewer late); without the edge's report, the margin alone.
-  EXPECT_TRUE(eventually([&] { return (d = delayNow()) >= 170'000; }, 15000, 200))
+  EXPECT_TRUE(eventually([&] { return (d = delaySeenBy(at_far)) >= 170'000; }, 15000, 200))
       << "the room delay stayed at " << d << " us: the far viewer behind the edge is not counted";
   EXPECT_LT(d, 450'000) << "120 ms one way plus the 60 ms margin, give or take the probes";
   // And with that delay the far viewer is shown it at `at`, not late.
@@ -558,18 +561,7 @@ TEST(EdgeRooms, AdaptiveDelayCoversTheViewersBehindAnEdge) {
   Seen at_near;
   auto near = connectTo(*edge, "near");
   ASSERT_TRUE(await(near->subscribe(room, recordInto(at_near), noHold())).ok());
-  auto delayNear = [&]() -> int64_t {
-    auto r = await(dealer->publish(room, "{\"n\":" + std::to_string(++n) + "}"));
-    if (!r.ok()) return -1;
-    int64_t got = -1;
-    eventually([&] {
-      for (const auto& p : at_near.copy())
-        if (p.offset == r->offset && p.at_us) got = *p.at_us - p.ts;
-      return got >= 0;
-    }, 5000, 5);
-    return got;
-  };
-  EXPECT_TRUE(eventually([&] { return (d = delayNear()) >= 0 && d < 100'000; }, 15000, 200))
+  EXPECT_TRUE(eventually([&] { return (d = delaySeenBy(at_near)) >= 0 && d < 100'000; }, 15000, 200))
       << "the room delay stayed at " << d << " us after the far viewer left";
 }
 

@@ -177,6 +177,15 @@ void gatherFromShards(const std::vector<Executor*>& executors, size_t worker,
     });
 }
 
+// Posts fn(sink) to each worker that has subscribers of a room (refs[w] > 0),
+// to run there: the fan-out of a room's publications and presence events.
+template <typename F>
+void postToSubscribedWorkers(const std::vector<Executor*>& executors, const std::vector<WorkerSink*>& sinks,
+                             const std::vector<uint32_t>& refs, const F& fn) {
+  for (size_t w = 0; w < executors.size(); ++w)
+    if (refs[w] != 0) executors[w]->post([sink = sinks[w], fn] { fn(*sink); });
+}
+
 using PolicyFn = std::function<sync::RoomPolicy(const std::string& room)>;
 
 }  // namespace tutti::broker
